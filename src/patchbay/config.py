@@ -1,0 +1,1221 @@
+"""Which MCP servers to run and how to treat them: models, file formats, layering, ``${VAR}`` expansion.
+
+Two file shapes are read, each in YAML or JSON. The format is told apart by content, not by the
+file extension, so ``.mcp.json`` files written by other tools can be used as they are:
+
+* patchbay's own::
+
+      servers:
+        git: {command: uvx, args: [mcp-server-git]}
+        remote: {url: "https://example.com/mcp", headers: {Authorization: "Bearer ${TOKEN}"}}
+      settings:
+        timeout: 20
+
+* the ``mcpServers`` shape written by Claude Desktop, Claude Code (``.mcp.json``) and Cursor::
+
+      {"mcpServers": {"git": {"command": "uvx", "args": ["mcp-server-git"]},
+                      "remote": {"type": "http", "url": "https://example.com/mcp"}}}
+
+  A file with both keys gets the servers from both, ``mcpServers`` first; a name defined under both
+  is an error because neither reading would be obviously right. Such a file belongs to another
+  application, so its other top-level keys are ignored without a warning.
+
+``type`` is an alias of ``transport``. Without either, a ``command`` means stdio and a ``url``
+means Streamable HTTP, except that a URL whose path ends in ``/sse`` means the legacy SSE transport
+(that is what such URLs are in Claude Desktop-era configs).
+
+Layering: ``load_config()`` with no paths reads the user file, then the project file
+(``.patchbay/mcp.yaml`` in the working directory or a parent), then the file named by
+``$PATCHBAY_CONFIG``. Explicit paths replace those defaults. A server defined in a later file
+replaces the earlier definition whole, because a half-merged entry (one file's ``command`` with
+another file's ``args``) is hard to debug. Settings merge key by key for exactly the keys each file
+writes, so a later file can set a value back to its default.
+
+``${VAR}`` and ``${VAR:-default}`` are expanded in ``command``, ``args``, ``env`` values, ``cwd``,
+``url`` and ``headers`` values, and nowhere else. ``$$`` is a literal ``$``. A variable that is not
+set fails only its own server (``ServerConfig.error``), not the whole file, because one missing
+token should not take the rest of the fleet down.
+
+Unknown keys give a ``ConfigWarning`` naming the file and key path, not a failure, so a typo is
+visible but a newer file still loads. Claude/Cline conventions are understood: ``disabled: true``,
+``disabledTools`` (as ``exclude_tools``); ``alwaysAllow``/``autoApprove``/``watchPaths`` are
+client-side approval settings and are skipped silently.
+
+Secret values (``env`` and ``headers`` values, and URLs, which often embed an API key) never appear
+in an error, a warning or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import unicodedata
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, Literal, Self, TypeAlias
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from patchbay.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "ConfigWarning",
+    "EffectiveServer",
+    "Layer",
+    "Protocol",
+    "ReconnectSettings",
+    "ServerConfig",
+    "Settings",
+    "Transport",
+    "default_config_paths",
+    "find_project_config",
+    "load_config",
+    "user_config_path",
+]
+
+Transport: TypeAlias = Literal["stdio", "http", "sse"]
+Layer: TypeAlias = Literal["user", "project", "env", "explicit", "code"]
+Protocol: TypeAlias = Literal["auto", "legacy", "2026-07-28"]
+
+PROJECT_CONFIG = Path(".patchbay") / "mcp.yaml"
+ENV_VAR = "PATCHBAY_CONFIG"
+
+
+class ConfigWarning(UserWarning):
+    """A config file has something patchbay ignores (usually a misspelt key); the rest still loads."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Field types
+
+
+def _reject_bool(value: Any) -> Any:
+    """Stop pydantic's lax mode from reading ``timeout: true`` as 1.0 seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+_NotBool = BeforeValidator(_reject_bool)
+# Positive: a zero deadline or delay is never what anyone means.
+_Seconds = Annotated[float, _NotBool, Field(gt=0, allow_inf_nan=False)]
+# Zero allowed: shutdown_grace 0 kills at once; health_interval / max_output_chars 0 mean "off".
+_SecondsOrZero = Annotated[float, _NotBool, Field(ge=0, allow_inf_nan=False)]
+_Count = Annotated[int, _NotBool, Field(ge=0)]
+
+# Passed as validation context while reading one file: a file may set reconnect.base_delay above the
+# default max_delay when another file (or the merged settings) supplies a larger max_delay, so the
+# cross-field check runs only on the merged result.
+_PARTIAL: dict[str, bool] = {"patchbay_partial": True}
+
+
+def _is_partial(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("patchbay_partial"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Models
+
+
+class ReconnectSettings(BaseModel):
+    """Exponential backoff for reconnecting a server that died: ``base_delay * 2**k``, capped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    attempts: _Count = 5
+    base_delay: _Seconds = 1.0
+    max_delay: _Seconds = 60.0
+
+    @model_validator(mode="after")
+    def _check_delays(self, info: ValidationInfo) -> Self:
+        if not _is_partial(info) and self.max_delay < self.base_delay:
+            raise ValueError(
+                f"max_delay ({self.max_delay:g}) must be at least base_delay ({self.base_delay:g})"
+            )
+        return self
+
+
+_FLAT_RECONNECT = {
+    "reconnect_attempts": "attempts",
+    "reconnect_delay": "base_delay",
+    "reconnect_max_delay": "max_delay",
+}
+
+
+def _fold_flat_reconnect(data: Any) -> Any:
+    """Accept ``reconnect_attempts`` etc. as spellings of ``reconnect: {attempts: ...}``."""
+    if not isinstance(data, Mapping) or not any(key in data for key in _FLAT_RECONNECT):
+        return data
+    folded = dict(data)
+    nested = folded.get("reconnect")
+    if nested is None:
+        merged: dict[str, Any] = {}
+    elif isinstance(nested, ReconnectSettings):
+        merged = {key: getattr(nested, key) for key in nested.model_fields_set}
+    elif isinstance(nested, Mapping):
+        merged = dict(nested)
+    else:
+        return data  # let validation report the wrong type
+    for flat, key in _FLAT_RECONNECT.items():
+        if flat in folded:
+            if key in merged:
+                raise ValueError(f"{flat} and reconnect.{key} are both given")
+            merged[key] = folded.pop(flat)
+    folded["reconnect"] = merged
+    return folded
+
+
+class Settings(BaseModel):
+    """Defaults for every server; each can be overridden per server."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    auto_connect: bool = True
+    timeout: _Seconds = 30.0
+    """Seconds per request."""
+    connect_timeout: _Seconds = 30.0
+    """Seconds for start + handshake + initial listing."""
+    reconnect: ReconnectSettings = ReconnectSettings()
+    shutdown_grace: _SecondsOrZero = 2.0
+    """Total seconds for closing a stdio server (stdin close -> SIGTERM group -> SIGKILL group)."""
+    health_interval: _SecondsOrZero | None = None
+    """Seconds between health checks; ``None`` or 0 = off."""
+    max_output_chars: _Count | None = None
+    """Truncate tool output rendered as text; ``None`` or 0 = no limit."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_spellings(cls, data: Any) -> Any:
+        return _fold_flat_reconnect(data)
+
+
+@dataclass(frozen=True)
+class EffectiveServer:
+    """A server's options with every ``None`` ("use the settings") resolved against the settings."""
+
+    name: str
+    auto_connect: bool
+    timeout: float
+    connect_timeout: float
+    reconnect: ReconnectSettings
+    shutdown_grace: float
+    health_interval: float | None
+    max_output_chars: int | None
+
+
+_BOOKKEEPING = frozenset({"name", "source", "layer", "raw", "error"})
+
+
+def _name_problem(name: str) -> str | None:
+    """Why a server name is unusable, or None. Anything else is fine: the manager sanitises names."""
+    if not name.strip():
+        return "server names must not be empty"
+    if "/" in name:
+        return "server names must not contain '/'"
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        return "server names must not contain control characters"
+    return None
+
+
+def _url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return "expected an http:// or https:// URL"
+    return None
+
+
+class ServerConfig(BaseModel):
+    """One server entry, validated and with ``${VAR}`` references expanded.
+
+    ``None`` in an option means "use the value from ``Settings``"; the ``resolved_*`` methods (or
+    ``effective()``) apply that rule. For ``health_interval`` and ``max_output_chars`` a per-server 0
+    means "off", since ``None`` already means "inherit".
+
+    ``env``, ``headers``, ``url`` and ``raw`` are left out of ``repr()`` because they hold secrets, and
+    validation errors of every model here hide their input for the same reason.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    name: str
+    transport: Transport
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
+    cwd: str | None = None
+    url: str | None = Field(default=None, repr=False)  # hosted servers often put the API key in it
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    enabled: bool = True
+    auto_connect: bool | None = None
+    timeout: _Seconds | None = None
+    connect_timeout: _Seconds | None = None
+    shutdown_grace: _SecondsOrZero | None = None
+    health_interval: _SecondsOrZero | None = None
+    reconnect: ReconnectSettings | None = None
+    include_tools: tuple[str, ...] | None = None
+    exclude_tools: tuple[str, ...] = ()
+    protocol: Protocol = "auto"
+    max_output_chars: _Count | None = None
+    env_passthrough: tuple[str, ...] = ()
+    inherit_env: bool = False
+    # Provenance and bookkeeping, not keys a user writes:
+    source: str | None = None
+    """Absolute path of the file the entry came from; ``None`` for a config built in code."""
+    layer: Layer = "code"
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+    """The entry exactly as written, before expansion (for trust hashing and CLI round-trips)."""
+    error: str | None = None
+    """Set when the entry is valid but ``${VAR}`` expansion failed; the manager reports it failed."""
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        problem = _name_problem(name)
+        if problem:
+            raise ValueError(problem)
+        return name
+
+    @model_validator(mode="after")
+    def _check_transport(self) -> Self:
+        if self.error is not None:
+            return self  # fields whose expansion failed hold their unexpanded text
+        if self.transport == "stdio":
+            if not self.command:
+                raise ValueError("a stdio server needs a command")
+        elif not self.url:
+            raise ValueError(f"an {self.transport} server needs a url")
+        else:
+            problem = _url_problem(self.url)
+            if problem:
+                raise ValueError(f"url: {problem}")
+        return self
+
+    def resolved_auto_connect(self, settings: Settings) -> bool:
+        return settings.auto_connect if self.auto_connect is None else self.auto_connect
+
+    def resolved_timeout(self, settings: Settings) -> float:
+        return settings.timeout if self.timeout is None else self.timeout
+
+    def resolved_connect_timeout(self, settings: Settings) -> float:
+        return settings.connect_timeout if self.connect_timeout is None else self.connect_timeout
+
+    def resolved_reconnect(self, settings: Settings) -> ReconnectSettings:
+        return settings.reconnect if self.reconnect is None else self.reconnect
+
+    def resolved_shutdown_grace(self, settings: Settings) -> float:
+        return settings.shutdown_grace if self.shutdown_grace is None else self.shutdown_grace
+
+    def resolved_health_interval(self, settings: Settings) -> float | None:
+        """Seconds between health checks, or ``None`` when they are off (0 also means off)."""
+        value = settings.health_interval if self.health_interval is None else self.health_interval
+        return value or None
+
+    def resolved_max_output_chars(self, settings: Settings) -> int | None:
+        """The output limit, or ``None`` for no limit (0 also means no limit)."""
+        value = settings.max_output_chars if self.max_output_chars is None else self.max_output_chars
+        return value or None
+
+    def effective(self, settings: Settings) -> EffectiveServer:
+        """Every option resolved against ``settings``, in one value."""
+        return EffectiveServer(
+            name=self.name,
+            auto_connect=self.resolved_auto_connect(settings),
+            timeout=self.resolved_timeout(settings),
+            connect_timeout=self.resolved_connect_timeout(settings),
+            reconnect=self.resolved_reconnect(settings),
+            shutdown_grace=self.resolved_shutdown_grace(settings),
+            health_interval=self.resolved_health_interval(settings),
+            max_output_chars=self.resolved_max_output_chars(settings),
+        )
+
+    def fingerprint(self) -> str:
+        """A stable sha256 hex digest of what the entry means, so ``reload()`` can skip untouched servers.
+
+        Provenance (``source``, ``layer``, ``raw``), ``error`` and the name are left out, and dict
+        key order does not matter, so the same entry moved to another file keeps its fingerprint.
+        Expanded env/header values are hashed in, so a rotated token counts as a change; the digest
+        is for comparison, not for display.
+        """
+        data = self.model_dump(mode="json", exclude=set(_BOOKKEEPING))
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Config(BaseModel):
+    """The merged configuration: servers in file order, settings, and the files that were read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    servers: dict[str, ServerConfig] = Field(default_factory=dict)
+    settings: Settings = Settings()
+    sources: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_names(self) -> Self:
+        for key, server in self.servers.items():
+            if key != server.name:
+                raise ValueError(f"server stored under {key!r} is named {server.name!r}")
+        return self
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        source: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        layer: Layer | None = None,
+    ) -> Config:
+        """Parse a mapping exactly as a file's content (either shape), e.g. one built by a program.
+
+        ``source`` names the file for error messages and resolves a relative ``cwd``; ``layer``
+        defaults to ``"explicit"`` with a source and ``"code"`` without.
+        """
+        file = os.path.abspath(os.fspath(source)) if source is not None else None
+        parser = _FileParser(
+            file=file,
+            layer=layer or ("code" if file is None else "explicit"),
+            env=os.environ if env is None else env,
+        )
+        return _build([parser.document(_plain(data))])
+
+    def enabled_servers(self) -> list[ServerConfig]:
+        """The servers not switched off with ``enabled: false``, in config order."""
+        return [server for server in self.servers.values() if server.enabled]
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding and loading files
+
+
+def user_config_path() -> Path:
+    """The per-user config file (it may not exist)."""
+    import platformdirs  # 20+ ms to import; only needed when the default layers are looked up
+
+    return platformdirs.user_config_path("patchbay") / "mcp.yaml"
+
+
+def find_project_config(start: Path) -> Path | None:
+    """``.patchbay/mcp.yaml`` in ``start`` or the nearest parent that has one, like ``.git``."""
+    start = Path(start).absolute()
+    for directory in (start, *start.parents):
+        candidate = directory / PROJECT_CONFIG
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _absolute(path: str | os.PathLike[str], base: Path) -> Path:
+    expanded = Path(path).expanduser()
+    return Path(os.path.abspath(base / expanded))
+
+
+def default_config_paths(
+    *, env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None
+) -> list[tuple[Path, Layer]]:
+    """The default layers that exist, lowest priority first: user, project, ``$PATCHBAY_CONFIG``.
+
+    A ``$PATCHBAY_CONFIG`` naming a missing file is an error (a typo there should not silently fall
+    back to other files). A file reached by two layers is read once, at its first layer.
+    """
+    environ = os.environ if env is None else env
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    found: list[tuple[Path, Layer]] = []
+    user = user_config_path()
+    if user.is_file():
+        found.append((user, "user"))
+    project = find_project_config(base)
+    if project is not None:
+        found.append((project, "project"))
+    named = environ.get(ENV_VAR)
+    if named:
+        path = _absolute(named, base)
+        if not path.is_file():
+            reason = "is not a file" if path.exists() else "does not exist"
+            raise ConfigError(f"the file named by {ENV_VAR} {reason}", file=str(path))
+        found.append((path, "env"))
+    unique: list[tuple[Path, Layer]] = []
+    seen: set[str] = set()
+    for path, layer in found:
+        key = os.path.normcase(os.path.realpath(path))
+        if key not in seen:
+            seen.add(key)
+            unique.append((path, layer))
+    return unique
+
+
+def load_config(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> Config:
+    """Read, validate, expand and merge config files; later files win.
+
+    With ``paths`` (one path or several) exactly those files are read, as the ``explicit`` layer,
+    and the default layers (including ``$PATCHBAY_CONFIG``) are not. With ``None`` the default
+    layers are read; when none exists the result is an empty config. ``env`` (default
+    ``os.environ``) is used for ``${VAR}`` expansion and ``$PATCHBAY_CONFIG``; ``cwd`` (default the
+    working directory) is where the project file search starts and what relative paths are
+    relative to.
+    """
+    environ = os.environ if env is None else env
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    files: list[tuple[Path, Layer]]
+    if paths is None:
+        files = default_config_paths(env=environ, cwd=base)
+    else:
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        files = [(_absolute(path, base), "explicit") for path in paths]
+    docs = []
+    for path, layer in files:
+        parser = _FileParser(file=str(path), layer=layer, env=environ)
+        docs.append(parser.document(_read(path)))
+    return _build(docs)
+
+
+def _read(path: Path) -> Any:
+    """The parsed content of one file, as plain dicts, lists and scalars."""
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=file) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, expected a config file", file=file) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror}", file=file) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (bad byte at offset {exc.start})", file=file) from None
+    return _plain(_parse_text(text, file))
+
+
+def _parse_text(text: str, file: str) -> Any:
+    """JSON when it looks like JSON (fast, precise errors), YAML otherwise. Comments-only = None.
+
+    The loaders report problems as strings, and the ConfigError is raised outside their ``except``
+    blocks, so no parser exception (whose text may quote a line holding a secret) rides along as
+    ``__context__``.
+    """
+    stripped = text.lstrip()
+    if not stripped:
+        return None
+    if stripped[0] == "{":
+        data, problem, syntax = _load_json(text)
+        if problem is None:
+            return data
+        if syntax:  # maybe a YAML flow mapping, or JSON with a trailing comma, which YAML accepts
+            data, yaml_problem = _load_yaml(text)
+            if yaml_problem is None:
+                return data
+        raise ConfigError(problem, file=file)
+    data, problem = _load_yaml(text)
+    if problem is not None:
+        raise ConfigError(problem, file=file)
+    return data
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """YAML rejects duplicate keys; do the same for JSON rather than silently keep the last one."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(json.dumps(key, ensure_ascii=False))
+        result[key] = value
+    return result
+
+
+def _load_json(text: str) -> tuple[Any, str | None, bool]:
+    """(data, problem, is_syntax_error); the problem names line and column, never content."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys), None, False
+    except _DuplicateKey as exc:
+        return None, f"invalid JSON: duplicate key {exc.key}", False
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", True
+
+
+def _load_yaml(text: str) -> tuple[Any, str | None]:
+    """(data, problem) from ruamel's pure-Python safe loader.
+
+    The pure loader is the faster choice here: the C loader is not in the usual wheels, and asking
+    for it costs a failed import first (measured ~1 ms slower per small file). The problem carries
+    only line, column and ruamel's short description, never its snippet of the file, which could
+    show a secret.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(text), None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "syntax error"
+        duplicate = re.match(r'found duplicate key (".*?") with value', problem)
+        if duplicate:  # ruamel quotes both values in this message
+            problem = f"duplicate key {duplicate.group(1)}"
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return None, f"invalid YAML{where}: {problem}"
+    except YAMLError as exc:
+        return None, f"invalid YAML ({type(exc).__name__})"
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy made of dict/list/str/int/float/bool/None only.
+
+    YAML dates become ISO strings, which is what ``protocol: 2026-07-28`` or an env value
+    ``DATE: 2024-01-01`` mean; YAML anchors become independent copies.
+    """
+    if isinstance(value, Mapping):
+        return {_plain_key(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (date, datetime, time)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return [_plain(item) for item in value]
+    return str(value)
+
+
+def _plain_key(key: Any) -> Any:
+    if isinstance(key, (date, datetime, time)):
+        return key.isoformat()
+    return key
+
+
+# --------------------------------------------------------------------------------------------------
+# ${VAR} expansion
+
+
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class _ExpansionError(Exception):
+    """A reference that cannot be expanded; the message names the variable, never a value."""
+
+
+def _expand(value: str, env: Mapping[str, str]) -> str:
+    """Expand ``${VAR}``, ``${VAR:-default}`` and ``$$``; any other ``$`` is literal.
+
+    Like the shell, ``:-`` uses the default when the variable is unset *or empty*. The default is
+    literal text: no nested references.
+    """
+    if "$" not in value:
+        return value
+    out: list[str] = []
+    i = 0
+    while True:
+        j = value.find("$", i)
+        if j < 0:
+            out.append(value[i:])
+            return "".join(out)
+        out.append(value[i:j])
+        following = value[j + 1 : j + 2]
+        if following == "$":
+            out.append("$")
+            i = j + 2
+        elif following == "{":
+            end = value.find("}", j + 2)
+            if end < 0:
+                raise _ExpansionError("unterminated ${ (write $$ for a literal $)")
+            name, has_default, default = value[j + 2 : end].partition(":-")
+            if not _VAR_NAME.match(name) or "${" in default:
+                raise _ExpansionError(
+                    "malformed variable reference; expected ${NAME} or ${NAME:-default}"
+                    " (write $$ for a literal $)"
+                )
+            current = env.get(name)
+            if has_default:
+                out.append(current or default)
+            elif current is None:
+                raise _ExpansionError(f"environment variable {name} is not set")
+            else:
+                out.append(current)
+            i = end + 1
+        else:
+            out.append("$")
+            i = j + 1
+
+
+def _expand_home(value: str, env: Mapping[str, str]) -> str:
+    """``~`` and ``~/x`` use ``HOME`` from ``env`` when it has one; ``~user`` asks the OS."""
+    if not value.startswith("~"):
+        return value
+    if value == "~" or value[1] in "/\\":
+        home = env.get("HOME") or os.path.expanduser("~")
+        return home + value[1:]
+    return os.path.expanduser(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing one file's content
+
+
+_KeyPath: TypeAlias = tuple[str | int, ...]  # ("servers", "git", "args", 0)
+_SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def _join(base: str, *parts: str | int) -> str:
+    """A key path as the user would point at it: ``servers.git.args[0]``, ``servers["my.server"]``."""
+    out = base
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _SIMPLE_KEY.match(part):
+            out = f"{out}.{part}" if out else part
+        else:
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
+    return out
+
+
+def _kind(value: Any) -> str:
+    """The YAML/JSON name of a value's type, for messages that must not show the value itself."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__
+
+
+_TRANSPORTS: dict[str, Transport] = {
+    "stdio": "stdio",
+    "http": "http",
+    "streamable-http": "http",
+    "streamable_http": "http",
+    "streamablehttp": "http",
+    "shttp": "http",
+    "sse": "sse",
+}
+_TOP_KEYS = ("servers", "mcpServers", "settings")
+_IGNORED_TOP_KEYS = frozenset({"$schema"})
+_TRANSPORT_KEYS = ("transport", "type", "transportType")  # transportType: Cline / Roo Code
+_SCALAR_SERVER_KEYS = (
+    "enabled",
+    "auto_connect",
+    "timeout",
+    "connect_timeout",
+    "shutdown_grace",
+    "health_interval",
+    "protocol",
+    "max_output_chars",
+    "inherit_env",
+)
+_LIST_SERVER_KEYS = ("include_tools", "exclude_tools", "disabledTools", "env_passthrough")
+_RECONNECT_KEYS = ("attempts", "base_delay", "max_delay")
+# Client-side approval lists and file watching from Cline / Roo Code: meaningless to patchbay and
+# harmless to skip, so they are ignored without a warning. (``disabledTools`` is honoured as
+# ``exclude_tools``.) Other foreign keys, e.g. ``envFile`` or ``oauth``, do warn: ignoring them
+# changes what the server gets.
+_IGNORED_SERVER_KEYS = frozenset({"alwaysAllow", "autoApprove", "watchPaths"})
+_SERVER_KEYS = (
+    *_TRANSPORT_KEYS,
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "url",
+    "headers",
+    "disabled",
+    "reconnect",
+    *_FLAT_RECONNECT,
+    *_SCALAR_SERVER_KEYS,
+    *_LIST_SERVER_KEYS,
+)
+_SETTINGS_KEYS = tuple(name for name in Settings.model_fields if name != "reconnect")
+_NULLABLE_SETTINGS = frozenset({"health_interval", "max_output_chars"})
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    """A pydantic error as a short human reason, without the offending value (it may be secret)."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind in ("float_type", "float_parsing"):
+        return "expected a number"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "expected a whole number"
+    if kind == "finite_number":
+        return "expected a finite number"
+    if kind in ("bool_type", "bool_parsing"):
+        return "expected true or false"
+    if kind == "string_type":
+        return "expected a string"
+    if kind == "greater_than":
+        return f"must be greater than {ctx['gt']:g}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']:g}"
+    if kind == "literal_error":
+        return f"expected one of {ctx['expected']}"
+    if kind in ("tuple_type", "list_type"):
+        return "expected a list"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "expected a mapping"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+@dataclass
+class _Doc:
+    """One file's contribution before merging."""
+
+    file: str | None
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Validated values for exactly the keys the file set; ``reconnect`` holds only its set sub-keys."""
+    settings_paths: dict[str, str] = field(default_factory=dict)
+    """``timeout`` / ``reconnect.base_delay`` -> the key path as written, for merged-value errors."""
+    servers: dict[str, ServerConfig] = field(default_factory=dict)
+    reconnect_paths: dict[str, str] = field(default_factory=dict)
+    """Server name -> key path of its reconnect entry (its sub-keys are merged over the settings)."""
+
+
+class _FileParser:
+    """Turns one file's parsed content into a ``_Doc``, raising ``ConfigError`` at the first problem."""
+
+    def __init__(self, *, file: str | None, layer: Layer, env: Mapping[str, str]) -> None:
+        self.file = file
+        self.layer: Layer = layer
+        self.env = env
+
+    # -- reporting
+
+    def fail(self, path: str, reason: str) -> ConfigError:
+        return ConfigError(reason, file=self.file, path=path or None)
+
+    def warn(self, path: str, reason: str) -> None:
+        message = ": ".join(part for part in (self.file, path, reason) if part)
+        warnings.warn(message, ConfigWarning, stacklevel=_caller_stacklevel())
+
+    def unknown(self, base: str, key: Any, known: Sequence[str]) -> None:
+        import difflib
+
+        label = key if isinstance(key, str) else str(key)
+        close = difflib.get_close_matches(label, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        self.warn(_join(base, label), f"unknown key{hint}, ignored")
+
+    def translate(self, exc: ValidationError, base: str, keymap: Mapping[_KeyPath, _KeyPath]) -> ConfigError:
+        """The first pydantic error as a ConfigError at the key path the user wrote."""
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0]
+        loc = tuple(first["loc"])
+        parts: _KeyPath = loc
+        for size in (2, 1):
+            prefix = loc[:size]
+            if len(prefix) == size and prefix in keymap:
+                parts = keymap[prefix] + loc[size:]
+                break
+        reason = _reason(first)
+        if len(errors) > 1:
+            more = len(errors) - 1
+            reason += f" (and {more} more problem{'s' if more > 1 else ''} here)"
+        return self.fail(_join(base, *parts), reason)
+
+    # -- value shapes
+
+    def string(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(path, f"expected a string, got {_kind(value)}")
+        return value
+
+    def string_list(self, value: Any, path: str, *, coerce: bool) -> list[str]:
+        """A list of strings; ``coerce`` turns YAML numbers/booleans (``- 8080``) into their text."""
+        if not isinstance(value, list):
+            raise self.fail(path, f"expected a list of strings, got {_kind(value)}")
+        items: list[str] = []
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                items.append(item)
+            elif coerce and isinstance(item, (bool, int, float)):
+                items.append(_scalar_text(item))
+            else:
+                raise self.fail(_join(path, index), f"expected a string, got {_kind(item)}")
+        return items
+
+    def string_map(self, value: Any, path: str, *, headers: bool) -> dict[str, str]:
+        """Env or header names to values; numbers and booleans become their text."""
+        what = "header" if headers else "environment variable"
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"expected a mapping of {what} names to values, got {_kind(value)}")
+        result: dict[str, str] = {}
+        for key, item in value.items():
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise self.fail(path, f"{what} names must be strings")
+            name = str(key)
+            valid = _HEADER_NAME.match(name) if headers else (name and "=" not in name and "\0" not in name)
+            if not valid:
+                raise self.fail(_join(path, name), f"invalid {what} name")
+            if isinstance(item, str):
+                result[name] = item
+            elif isinstance(item, (bool, int, float)):
+                result[name] = _scalar_text(item)
+            else:
+                raise self.fail(_join(path, name), f"expected a string value, got {_kind(item)}")
+        return result
+
+    # -- the document
+
+    def document(self, data: Any) -> _Doc:
+        doc = _Doc(file=self.file)
+        if data is None:
+            return doc
+        if not isinstance(data, Mapping):
+            raise self.fail(
+                "", f"the top level must be a mapping with a 'servers' or 'mcpServers' key, not {_kind(data)}"
+            )
+        # A file with mcpServers belongs to another application (Claude Desktop keeps its
+        # preferences next to them), so its other keys are none of our business.
+        foreign = "mcpServers" in data
+        for key in data:
+            if key not in _TOP_KEYS and key not in _IGNORED_TOP_KEYS and not foreign:
+                self.unknown("", key, _TOP_KEYS)
+        for top in ("mcpServers", "servers"):
+            block = data.get(top)
+            if block is None:
+                continue
+            if not isinstance(block, Mapping):
+                raise self.fail(top, f"expected a mapping of server names to entries, got {_kind(block)}")
+            for name, entry in block.items():
+                if not isinstance(name, str):
+                    raise self.fail(top, f"server names must be strings (quote {name!r})")
+                path = _join(top, name)
+                problem = _name_problem(name)
+                if problem:
+                    raise self.fail(path, problem)
+                if name in doc.servers:
+                    raise self.fail(path, "this server is also defined under mcpServers; keep one")
+                server, reconnect_path = self.server(path, name, entry)
+                doc.servers[name] = server
+                if reconnect_path is not None:
+                    doc.reconnect_paths[name] = reconnect_path
+        self.settings(data.get("settings"), doc)
+        return doc
+
+    def settings(self, block: Any, doc: _Doc) -> None:
+        if block is None:
+            return
+        if not isinstance(block, Mapping):
+            raise self.fail("settings", f"expected a mapping, got {_kind(block)}")
+        given: dict[str, Any] = {}
+        reconnect: dict[str, Any] = {}
+        keymap: dict[_KeyPath, _KeyPath] = {}
+        for key, value in block.items():
+            if key in _SETTINGS_KEYS:
+                if value is None and key not in _NULLABLE_SETTINGS:
+                    continue  # null means "not set" unless null is a meaningful value
+                given[key] = value
+                doc.settings_paths[key] = _join("settings", key)
+            elif key == "reconnect" or key in _FLAT_RECONNECT:
+                for sub, sub_value, parts in self.reconnect_items(key, value, "settings"):
+                    if sub in reconnect:
+                        raise self.fail(_join("settings", *parts), f"reconnect {sub} is given twice")
+                    reconnect[sub] = sub_value
+                    keymap[("reconnect", sub)] = parts
+                    doc.settings_paths[f"reconnect.{sub}"] = _join("settings", *parts)
+            else:
+                self.unknown("settings", key, (*_SETTINGS_KEYS, "reconnect", *_FLAT_RECONNECT))
+        if reconnect:
+            given["reconnect"] = reconnect
+        try:
+            validated = Settings.model_validate(given, context=_PARTIAL)
+        except ValidationError as exc:
+            raise self.translate(exc, "settings", keymap) from None
+        for key in given:
+            if key != "reconnect":
+                doc.settings[key] = getattr(validated, key)
+        if reconnect:
+            doc.settings["reconnect"] = {sub: getattr(validated.reconnect, sub) for sub in reconnect}
+
+    def reconnect_items(self, key: str, value: Any, base: str) -> list[tuple[str, Any, _KeyPath]]:
+        """(sub-key, value, key path parts as written) from ``reconnect: {...}`` or a flat key."""
+        if key in _FLAT_RECONNECT:
+            return [] if value is None else [(_FLAT_RECONNECT[key], value, (key,))]
+        if value is None:
+            return []
+        if not isinstance(value, Mapping):
+            raise self.fail(
+                _join(base, key), f"expected a mapping of attempts, base_delay, max_delay, got {_kind(value)}"
+            )
+        items: list[tuple[str, Any, _KeyPath]] = []
+        for sub, sub_value in value.items():
+            if sub in _RECONNECT_KEYS:
+                if sub_value is not None:
+                    items.append((sub, sub_value, (key, sub)))
+            else:
+                self.unknown(_join(base, key), sub, _RECONNECT_KEYS)
+        return items
+
+    def server(self, path: str, name: str, entry: Any) -> tuple[ServerConfig, str | None]:
+        """One server entry; returns it and the key path of its reconnect entry, if any."""
+        if not isinstance(entry, Mapping):
+            raise self.fail(path, f"expected a mapping (command/args/env or url/headers), got {_kind(entry)}")
+        fields: dict[str, Any] = {
+            "name": name,
+            "source": self.file,
+            "layer": self.layer,
+            "raw": _plain(entry),
+        }
+        keymap: dict[_KeyPath, _KeyPath] = {}
+        transports: dict[str, Transport] = {}
+        disabled: tuple[str, bool] | None = None
+        excluded: list[str] = []
+        reconnect: dict[str, Any] = {}
+        reconnect_path: str | None = None
+
+        for key, value in entry.items():
+            if not isinstance(key, str):
+                self.unknown(path, key, _SERVER_KEYS)
+                continue
+            if key in _IGNORED_SERVER_KEYS or value is None:  # null means "not set"
+                continue
+            key_path = _join(path, key)
+            if key in _TRANSPORT_KEYS:
+                spelled = self.string(value, key_path)
+                known = _TRANSPORTS.get(spelled.lower())
+                if known is None:
+                    raise self.fail(
+                        key_path,
+                        f"unknown transport {spelled!r}; expected stdio, http (streamable-http) or sse",
+                    )
+                transports[key] = known
+            elif key in ("command", "cwd", "url"):
+                fields[key] = self.string(value, key_path)
+            elif key == "args":
+                fields["args"] = self.string_list(value, key_path, coerce=True)
+            elif key in ("env", "headers"):
+                fields[key] = self.string_map(value, key_path, headers=key == "headers")
+            elif key == "disabled":  # Claude / Cline spelling
+                if not isinstance(value, bool):
+                    raise self.fail(key_path, "expected true or false")
+                disabled = (key, value)
+            elif key in _LIST_SERVER_KEYS:
+                items = self.string_list(value, key_path, coerce=False)
+                if key in ("exclude_tools", "disabledTools"):  # disabledTools: Roo Code
+                    excluded.extend(items)
+                    keymap.setdefault(("exclude_tools",), (key,))
+                else:
+                    fields[key] = tuple(items)
+            elif key == "reconnect" or key in _FLAT_RECONNECT:
+                for sub, sub_value, parts in self.reconnect_items(key, value, path):
+                    if sub in reconnect:
+                        raise self.fail(_join(path, *parts), f"reconnect {sub} is given twice")
+                    reconnect[sub] = sub_value
+                    keymap[("reconnect", sub)] = parts
+                    if reconnect_path is None:
+                        reconnect_path = _join(path, key)
+                        keymap[("reconnect",)] = (key,)
+            elif key in _SCALAR_SERVER_KEYS:
+                fields[key] = value
+            else:
+                self.unknown(path, key, _SERVER_KEYS)
+
+        if disabled is not None:
+            if "enabled" in fields and fields["enabled"] is disabled[1]:
+                raise self.fail(_join(path, "disabled"), "contradicts enabled")
+            fields["enabled"] = not disabled[1]
+            keymap[("enabled",)] = (disabled[0],)
+        if excluded:
+            fields["exclude_tools"] = tuple(dict.fromkeys(excluded))
+        if reconnect:
+            fields["reconnect"] = reconnect
+
+        problems = self.expand(path, fields)
+
+        if len(set(transports.values())) > 1:
+            spelled_keys = " and ".join(transports)
+            raise self.fail(path, f"{spelled_keys} disagree about the transport")
+        if transports:
+            key, transport = next(iter(transports.items()))
+            keymap[("transport",)] = (key,)
+        elif "command" in fields and "url" in fields:
+            raise self.fail(path, "has both command and url; set transport (stdio, http or sse) to choose")
+        elif "command" in fields:
+            transport = "stdio"
+        elif "url" in fields:
+            url_path = urlsplit(fields["url"]).path.rstrip("/")
+            transport = "sse" if url_path.endswith("/sse") else "http"
+        else:
+            raise self.fail(path, "needs a command (stdio server) or a url (http or sse server)")
+        fields["transport"] = transport
+
+        raw = fields["raw"]
+        if transport == "stdio":
+            if "command" not in fields:
+                raise self.fail(_join(path, "command"), "required for a stdio server")
+            if fields["command"] == "" and "command" not in problems:
+                self.value_problem(problems, path, "command", "must not be empty", raw)
+            if "url" in fields:
+                self.warn(_join(path, "url"), "ignored for a stdio server")
+        else:
+            if "url" not in fields:
+                raise self.fail(_join(path, "url"), f"required for an {transport} server")
+            if "url" not in problems:
+                problem = _url_problem(fields["url"])
+                if problem:
+                    self.value_problem(problems, path, "url", problem, raw)
+            if "command" in fields:
+                self.warn(_join(path, "command"), f"ignored for an {transport} server")
+
+        if problems:
+            fields["error"] = "; ".join(problems.values())
+        try:
+            server = ServerConfig.model_validate(fields, context=_PARTIAL)
+        except ValidationError as exc:
+            raise self.translate(exc, path, keymap) from None
+        return server, reconnect_path
+
+    def value_problem(self, problems: dict[str, str], path: str, key: str, reason: str, raw: Any) -> None:
+        """A bad value fails the file when written literally, only its server when it came from ``${VAR}``."""
+        written = raw.get(key)
+        if isinstance(written, str) and "$" in written:
+            problems[key] = f"{_join(path, key)}: {reason} (after expanding variables)"
+        else:
+            raise self.fail(_join(path, key), reason)
+
+    def expand(self, path: str, fields: dict[str, Any]) -> dict[str, str]:
+        """Expand ``${VAR}`` in the fields that allow it, in place; problems keyed by top-level key.
+
+        A value that cannot be expanded keeps its text as written (the server carries ``error``).
+        """
+        problems: dict[str, list[str]] = {}
+
+        def one(value: str, *parts: str | int) -> str:
+            try:
+                return _expand(value, self.env)
+            except _ExpansionError as exc:
+                problems.setdefault(str(parts[0]), []).append(f"{_join(path, *parts)}: {exc}")
+                return value
+
+        if "command" in fields:
+            fields["command"] = one(fields["command"], "command")
+            if "command" not in problems:
+                fields["command"] = _expand_home(fields["command"], self.env)
+        if "args" in fields:
+            fields["args"] = tuple(one(arg, "args", index) for index, arg in enumerate(fields["args"]))
+        for key in ("env", "headers"):
+            if key in fields:
+                fields[key] = {name: one(value, key, name) for name, value in fields[key].items()}
+        if "cwd" in fields:
+            fields["cwd"] = one(fields["cwd"], "cwd")
+            if "cwd" not in problems:
+                cwd = _expand_home(fields["cwd"], self.env)
+                if self.file is not None and not os.path.isabs(cwd):
+                    cwd = os.path.normpath(os.path.join(os.path.dirname(self.file), cwd))
+                fields["cwd"] = cwd
+        if "url" in fields:
+            fields["url"] = one(fields["url"], "url")
+        return {key: "; ".join(messages) for key, messages in problems.items()}
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first frame outside this module."""
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _scalar_text(value: bool | int | float) -> str:
+    """What a YAML number or boolean meant as text: ``8080`` -> "8080", ``true`` -> "true"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Merging layers
+
+
+def _build(docs: Sequence[_Doc]) -> Config:
+    """Merge parsed files in order: servers replace whole, settings merge key by key."""
+    merged: dict[str, Any] = {}
+    origins: dict[str, tuple[str | None, str]] = {}  # settings key -> (file, path) that set it last
+    servers: dict[str, ServerConfig] = {}
+    reconnect_paths: dict[str, str] = {}
+
+    def touch(key: str, origin: tuple[str | None, str]) -> None:
+        origins.pop(key, None)  # re-insert so the order is "most recently set last"
+        origins[key] = origin
+
+    for doc in docs:
+        for key, value in doc.settings.items():
+            if key == "reconnect":
+                merged.setdefault("reconnect", {}).update(value)
+                for sub in value:
+                    touch(f"reconnect.{sub}", (doc.file, doc.settings_paths[f"reconnect.{sub}"]))
+            else:
+                merged[key] = value
+                touch(key, (doc.file, doc.settings_paths[key]))
+        for name, server in doc.servers.items():
+            servers[name] = server  # a redefinition keeps the first file's position
+            if name in doc.reconnect_paths:
+                reconnect_paths[name] = doc.reconnect_paths[name]
+            else:
+                reconnect_paths.pop(name, None)
+
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        head = str(first["loc"][0]) if first["loc"] else ""
+        culprits = [key for key in origins if key == head or key.startswith(f"{head}.")]
+        file, path = origins[culprits[-1]] if culprits else (None, "settings")
+        raise ConfigError(_reason(first), file=file, path=path) from None
+
+    # A server's reconnect sub-keys override the merged settings' reconnect, not the defaults.
+    for name, server in servers.items():
+        if server.reconnect is None:
+            continue
+        given = {key: getattr(server.reconnect, key) for key in server.reconnect.model_fields_set}
+        try:
+            full = ReconnectSettings.model_validate({**settings.reconnect.model_dump(), **given})
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            raise ConfigError(
+                _reason(first), file=server.source, path=reconnect_paths.get(name, _join("servers", name))
+            ) from None
+        servers[name] = server.model_copy(update={"reconnect": full})
+
+    sources = tuple(doc.file for doc in docs if doc.file is not None)
+    return Config(servers=servers, settings=settings, sources=sources)
