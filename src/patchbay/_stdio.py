@@ -1,0 +1,388 @@
+"""The stdio transport: a server process in its own process group, and nothing left behind.
+
+The SDK's ``stdio_client`` hides the child's pid, sends stderr to a file, and signals the process
+group only when the direct child outlives its grace period, so a server that exits promptly
+orphans its own children. This transport is the same wire protocol (newline-delimited JSON-RPC)
+with the supervision a host needs:
+
+* the child runs in a new session (its own process group) and, on Linux, gets SIGTERM when the
+  host dies (``PR_SET_PDEATHSIG``);
+* stderr is drained continuously into a bounded tail (for error messages) and a logger;
+* closing is ``stdin EOF -> SIGTERM to the group -> SIGKILL to the group`` within one grace
+  period, and the group is signalled even when the leader already exited, so grandchildren
+  (``npx -> sh -> node``) go too;
+* every live group is registered so an exiting host can kill what is still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+__all__ = ["ServerExited", "StdioTransport", "kill_all_groups", "minimal_environment"]
+
+logger = logging.getLogger("patchbay.stdio")
+
+# What a stdio server inherits from the host unless asked for more (the SDK's safe default).
+_SAFE_ENV_NAMES = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "TMPDIR")
+
+# A line longer than this is a broken server, not a message: the connection is dropped.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 256 * 1024
+_STDERR_TAIL_LINES = 40
+_STDERR_LINE_CHARS = 500
+_POLL = 0.01
+_EXIT_WATCH_INTERVAL = 0.25
+_HAVE_PROC = os.path.exists("/proc/self/stat")
+
+_PR_SET_PDEATHSIG = 1
+_libc: Any = None
+if sys.platform.startswith("linux"):
+    with contextlib.suppress(OSError):
+        _libc = ctypes.CDLL(None, use_errno=True)
+
+# pgid -> pid of every group this process started and has not seen die; read by kill_all_groups.
+_live_groups: dict[int, int] = {}
+_live_lock = threading.Lock()
+
+
+def minimal_environment(
+    extra: Mapping[str, str] | None = None,
+    passthrough: Sequence[str] = (),
+    inherit: bool = False,
+) -> dict[str, str]:
+    """The environment a stdio server gets: a safe base, named host variables, then its own ``env``.
+
+    A server never sees the host's secrets (``AWS_SECRET_ACCESS_KEY`` and the like) unless its
+    config names them or opts into ``inherit_env``.
+    """
+    if inherit:
+        env = dict(os.environ)
+    else:
+        env = {
+            k: v for k in _SAFE_ENV_NAMES if (v := os.environ.get(k)) is not None and not v.startswith("()")
+        }
+        for name in passthrough:
+            if (value := os.environ.get(name)) is not None:
+                env[name] = value
+    env.update(extra or {})
+    return env
+
+
+def _child_setup() -> None:  # pragma: no cover - runs in the forked child
+    """Ask the kernel to SIGTERM the child when the host dies (Linux only)."""
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any member of the group is still running (zombies awaiting their reaper don't count).
+
+    ``killpg(pgid, 0)`` alone also sees zombies; in containers whose PID 1 reaps slowly that
+    would stretch every close by the reaper's delay.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if not _HAVE_PROC:
+        return True
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def kill_all_groups(grace: float = 0.5) -> int:
+    """SIGTERM every live server group, then SIGKILL what survives ``grace`` seconds.
+
+    Synchronous on purpose: it runs from ``atexit`` and signal handlers, where no event loop can
+    be relied on. Returns how many groups were signalled.
+    """
+    with _live_lock:
+        groups = list(_live_groups)
+        _live_groups.clear()
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while groups and time.monotonic() < deadline:
+        groups = [g for g in groups if _group_alive(g)]
+        if groups:
+            time.sleep(_POLL)
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGKILL)
+    return len(groups)
+
+
+atexit.register(kill_all_groups)
+
+_sigterm_installed = False
+
+
+def install_sigterm_cleanup() -> None:
+    """On SIGTERM, kill the server groups before the host dies (only if nobody else handles it).
+
+    Python's default SIGTERM action ends the process without running ``atexit``, which would
+    leave every server to notice stdin EOF on its own; servers that ignore EOF would live on.
+    """
+    global _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGTERM)
+    if current not in (signal.SIG_DFL, None):
+        return
+
+    def _on_sigterm(signum: int, frame: Any) -> None:
+        kill_all_groups()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _sigterm_installed = True
+
+
+class ServerExited(Exception):
+    """The server process ended or closed its stdout; carries the exit code and stderr tail."""
+
+    def __init__(self, returncode: int | None, stderr_tail: str) -> None:
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        detail = f"exit code {returncode}" if returncode is not None else "closed its stdout"
+        super().__init__(f"server process ended ({detail})")
+
+
+class StdioTransport:
+    """An SDK ``Transport`` (async context manager yielding the two streams) for one child process.
+
+    One instance is one process lifetime; a reconnect builds a new one. Entered and exited by the
+    connection's owner task only.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: str | None,
+        shutdown_grace: float = 2.0,
+        log_name: str = "server",
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> None:
+        self.command = command
+        self.args = list(args)
+        self.env = dict(env)
+        self.cwd = cwd
+        self.shutdown_grace = shutdown_grace
+        self.on_stderr = on_stderr
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.ended = anyio.Event()
+        """Set when the server's stdout closes (it exited or is about to): the connection is dead."""
+        self.end_reason: str | None = None
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+        self._log = logging.getLogger(f"patchbay.server.{log_name}")
+        self._cm: Any = None
+
+    def stderr_tail(self, lines: int = 10) -> str:
+        """The last lines the server wrote to stderr, for error messages."""
+        return "\n".join(list(self._stderr_tail)[-lines:])
+
+    async def __aenter__(self) -> Any:
+        self._cm = self._run()
+        return await self._cm.__aenter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        cm, self._cm = self._cm, None
+        result: bool | None = await cm.__aexit__(exc_type, exc, tb)
+        return result
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            self.command,
+            *self.args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,
+            preexec_fn=_child_setup if _libc is not None else None,
+        )
+
+    @asynccontextmanager
+    async def _run(self) -> AsyncIterator[tuple[Any, Any]]:
+        from mcp.shared.message import SessionMessage
+        from mcp_types import jsonrpc_message_adapter
+
+        process = await self._spawn()
+        pid = self.pid = process.pid
+        with _live_lock:
+            _live_groups[pid] = pid
+        assert process.stdin is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
+        stdin, stdout, stderr = process.stdin, process.stdout, process.stderr
+
+        read_send, read_recv = anyio.create_memory_object_stream[Any](0)
+        write_send, write_recv = anyio.create_memory_object_stream[Any](0)
+
+        def parse(line: bytes) -> Any:
+            try:
+                return SessionMessage(jsonrpc_message_adapter.validate_json(line, by_name=False))
+            except ValueError as exc:
+                snippet = line[:200].decode("utf-8", "replace")
+                self._log.warning("ignored a non-JSON-RPC line on stdout: %r", snippet)
+                return exc
+
+        async def read_stdout() -> None:
+            buffer = b""
+            try:
+                async with read_send:
+                    while True:
+                        chunk = await stdout.read(_READ_CHUNK)
+                        if not chunk:
+                            self.end_reason = self.end_reason or "closed its stdout"
+                            return
+                        buffer += chunk
+                        if b"\n" not in chunk:
+                            if len(buffer) > MAX_LINE_BYTES:
+                                self.end_reason = f"wrote a line longer than {MAX_LINE_BYTES} bytes"
+                                self._log.error("server %s; dropping the connection", self.end_reason)
+                                return
+                            continue
+                        *lines, buffer = buffer.split(b"\n")
+                        for line in lines:
+                            if line.strip():
+                                await read_send.send(parse(line))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+            except (ConnectionError, OSError) as exc:
+                self.end_reason = f"stdout failed: {exc}"
+            finally:
+                self.ended.set()
+
+        async def write_stdin() -> None:
+            try:
+                async with write_recv:
+                    async for message in write_recv:
+                        data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                        stdin.write(data.encode() + b"\n")
+                        await stdin.drain()
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError, OSError):
+                # The server stopped reading: end the session instead of leaving requests waiting.
+                await read_send.aclose()
+
+        async def read_stderr() -> None:
+            with contextlib.suppress(ConnectionError, OSError, ValueError):
+                while True:
+                    raw = await stderr.readline()
+                    if not raw:
+                        return
+                    text = raw.decode("utf-8", "replace").rstrip()[:_STDERR_LINE_CHARS]
+                    self._stderr_tail.append(text)
+                    self._log.debug("%s", text)
+                    if self.on_stderr is not None:
+                        self.on_stderr(text)
+
+        async def watch_exit() -> None:
+            # A grandchild holding our stdout open would hide the leader's death from the reader.
+            # asyncio offers no exit event short of wait(), which also waits for those pipes.
+            while process.returncode is None:  # noqa: ASYNC110
+                await anyio.sleep(_EXIT_WATCH_INTERVAL)
+            self.end_reason = self.end_reason or f"exited with code {process.returncode}"
+            self.ended.set()
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(read_stdout)
+                tg.start_soon(write_stdin)
+                tg.start_soon(read_stderr)
+                tg.start_soon(watch_exit)
+                try:
+                    yield read_recv, write_send
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._stop(process)
+                    tg.cancel_scope.cancel()
+        finally:
+            with _live_lock:
+                _live_groups.pop(pid, None)
+            self.returncode = process.returncode
+            self.ended.set()
+            _close_transport(process)
+
+    async def _stop(self, process: asyncio.subprocess.Process) -> None:
+        """stdin EOF, then SIGTERM to the group, then SIGKILL, all within ``shutdown_grace``."""
+        pgid = process.pid
+        grace = max(self.shutdown_grace, 0.05)
+        start = anyio.current_time()
+        if process.stdin is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                process.stdin.close()
+        # Half the grace for a polite exit on EOF; the server's children are signalled either way.
+        await _wait_exit(process, start + grace / 2)
+        _signal_group(pgid, signal.SIGTERM)
+        await _wait_group(process, pgid, start + grace)
+        if _group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+            await _wait_group(process, pgid, anyio.current_time() + 1.0)
+        self.returncode = process.returncode
+
+
+async def _wait_exit(process: asyncio.subprocess.Process, deadline: float) -> bool:
+    """Poll ``returncode`` (``wait()`` also waits for pipes a grandchild may hold open)."""
+    while process.returncode is None:
+        if anyio.current_time() >= deadline:
+            return False
+        await anyio.sleep(_POLL)
+    return True
+
+
+async def _wait_group(process: asyncio.subprocess.Process, pgid: int, deadline: float) -> bool:
+    while _group_alive(pgid):
+        _ = process.returncode
+        if anyio.current_time() >= deadline:
+            return False
+        await anyio.sleep(_POLL)
+    return True
+
+
+def _close_transport(process: asyncio.subprocess.Process) -> None:
+    transport = getattr(process, "_transport", None)
+    close = getattr(transport, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()

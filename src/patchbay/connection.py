@@ -1,0 +1,606 @@
+"""One server: the task that owns its session, its state, its listing, and the requests sent to it.
+
+The SDK's transports and sessions are anyio context managers that must be entered and exited by
+the same task. So each server gets one long-lived supervisor task that opens the transport and
+the ``mcp.Client`` session, lists everything, serves until the connection dies or is stopped,
+and then backs off and reconnects. Other tasks never touch the contexts: they wait until the
+connection is ready and send requests through the live session, each under its own deadline.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.abc
+
+from . import errors
+from .catalogue import ServerListing, filter_tools
+from .config import ServerConfig, Settings
+from .transports import ManagedTransport, build_transport
+
+if TYPE_CHECKING:
+    from mcp import Client
+
+__all__ = ["Connection", "State"]
+
+logger = logging.getLogger("patchbay")
+
+T = TypeVar("T")
+
+_MAX_PAGES = 1000
+# JSON-RPC / SDK error codes this module reacts to.
+_CONNECTION_CLOSED = -32000
+_REQUEST_TIMEOUT = -32001
+_INVALID_REQUEST = -32600
+_METHOD_NOT_FOUND = -32601
+_LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "notice": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "alert": logging.CRITICAL,
+    "emergency": logging.CRITICAL,
+}
+
+
+class State(enum.StrEnum):
+    """Where a connection is in its life; ``status()`` reports the value."""
+
+    DISABLED = "disabled"
+    CONNECTING = "connecting"
+    READY = "ready"
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+class _ConnectFailed(Exception):
+    """A connection attempt failed before the session was ready; the message is user-facing."""
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        leaves: list[BaseException] = []
+        for inner in exc.exceptions:
+            leaves.extend(_leaf_exceptions(inner))
+        return leaves
+    return [exc]
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A one-line, human description of what went wrong underneath (SDK, httpx2, OS)."""
+    leaves = [e for e in _leaf_exceptions(exc) if not isinstance(e, anyio.get_cancelled_exc_class())]
+    if not leaves:
+        return "cancelled"
+    leaf = leaves[0]
+    if isinstance(leaf, FileNotFoundError):
+        name = leaf.filename or "command"
+        return f"command not found: {name}"
+    if isinstance(leaf, PermissionError):
+        return f"permission denied: {leaf.filename or leaf}"
+    response = getattr(leaf, "response", None)
+    status = getattr(response, "status_code", None)
+    if status is not None:
+        return f"HTTP {status} from {getattr(getattr(response, 'request', None), 'url', 'server')}"
+    text = str(leaf) or type(leaf).__name__
+    if type(leaf).__module__.startswith(("httpx", "httpcore")):
+        return f"{type(leaf).__name__}: {text}"
+    return text
+
+
+class Connection:
+    """The live state of one configured server and the task that supervises it."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        settings: Settings,
+        *,
+        on_listing_changed: Callable[[Connection], None],
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self._on_listing_changed = on_listing_changed
+        self._client_options = dict(client_options or {})
+        self.state: State = State.DISABLED if not config.enabled else State.CLOSED
+        self.error: str | None = config.error
+        self.listing = ServerListing()
+        self.protocol_version: str | None = None
+        self.server_name: str | None = None
+        self.server_version: str | None = None
+        self.instructions: str | None = None
+        self.capabilities: dict[str, Any] | None = None
+        self.pid: int | None = None
+        self.connected_at: float | None = None
+        self.last_activity: float | None = None
+        self.connect_seconds: float | None = None
+        self.attempt = 0
+        self.next_retry_at: float | None = None
+        self.log = logging.getLogger(f"patchbay.server.{config.name}")
+        self._client: Client | None = None
+        self._transport: ManagedTransport | None = None
+        self._changed = anyio.Event()
+        self._stop = anyio.Event()
+        self._wake = anyio.Event()
+        self._refresh = anyio.Event()
+        self._refresh_kinds: set[str] = set()
+        self._done = anyio.Event()
+        self._attempt_scope: anyio.CancelScope | None = None
+        self._running = False
+        self._lost_reason: str | None = None
+        self._secrets = [v for v in (*config.env.values(), *config.headers.values()) if v]
+
+    # ----------------------------------------------------------------- configuration shortcuts
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def timeout(self) -> float:
+        return self.config.timeout if self.config.timeout is not None else self.settings.timeout
+
+    @property
+    def connect_timeout(self) -> float:
+        ct = self.config.connect_timeout
+        return ct if ct is not None else self.settings.connect_timeout
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    # ----------------------------------------------------------------------------- lifecycle
+
+    def _set_state(self, state: State, error: str | None = None) -> None:
+        self.state = state
+        if error is not None or state in (State.READY, State.CONNECTING):
+            self.error = error
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()
+
+    def start(self, task_group: anyio.abc.TaskGroup) -> None:
+        """Start the supervisor task in the manager's task group (no-op if it is running)."""
+        if self._running or not self.config.enabled:
+            return
+        if self.config.error is not None:
+            self._set_state(State.FAILED, self.config.error)
+            return
+        self._running = True
+        self._stop = anyio.Event()
+        self._done = anyio.Event()
+        self.attempt = 0
+        self.next_retry_at = None
+        self._set_state(State.CONNECTING)
+        task_group.start_soon(self._supervise, name=f"patchbay:{self.name}")
+
+    async def stop(self) -> None:
+        """Ask the supervisor to close the session and wait until its process is gone."""
+        if not self._running:
+            if self.state not in (State.DISABLED, State.FAILED):
+                self._set_state(State.CLOSED)
+            return
+        self._stop.set()
+        if self._attempt_scope is not None:
+            # Cancels a connect in progress or the serving wait; the owner task still does the exit.
+            self._attempt_scope.cancel()
+        await self._done.wait()
+
+    async def wait_settled(self) -> None:
+        """Wait until the first attempt is over: ready, failed, closed or disabled."""
+        while self.state == State.CONNECTING:
+            await self._changed.wait()
+
+    async def _supervise(self) -> None:
+        ever_ready = False
+        try:
+            while not self._stop.is_set():
+                failure: str | None = None
+                with anyio.CancelScope() as self._attempt_scope:
+                    try:
+                        ever_ready = await self._session(ever_ready) or ever_ready
+                    except _ConnectFailed as exc:
+                        failure = _redact(str(exc), self._secrets)
+                self._attempt_scope = None
+                if self._stop.is_set():
+                    break
+                if failure is not None:
+                    if not ever_ready:
+                        self.log.warning("failed to connect: %s", failure)
+                        self._set_state(State.FAILED, failure)
+                        return
+                    self.error = failure
+                else:
+                    # The listing stays while reconnecting: calls wait for the server instead of
+                    # failing with "tool not found", and it is re-read once the server is back.
+                    self.attempt = 0
+                    self.error = _redact(self._lost_reason or "connection lost", self._secrets)
+                    self.log.warning("connection lost: %s", self.error)
+                reconnect = self.config.reconnect or self.settings.reconnect
+                if self.attempt >= reconnect.attempts:
+                    self._forget_listing()
+                    self._set_state(State.FAILED, self.error)
+                    return
+                self.attempt += 1
+                delay = random.uniform(
+                    0, min(reconnect.max_delay, reconnect.base_delay * 2 ** (self.attempt - 1))
+                )
+                self.next_retry_at = time.time() + delay
+                self._set_state(State.RECONNECTING, self.error)
+                with anyio.move_on_after(delay):
+                    await self._stop.wait()
+                self.next_retry_at = None
+        finally:
+            self._attempt_scope = None
+            self._client = None
+            self.pid = None
+            self._running = False
+            self._forget_listing()
+            if self._stop.is_set() or self.state != State.FAILED:
+                self._set_state(State.CLOSED)
+            self._done.set()
+
+    def _forget_listing(self) -> None:
+        if self.listing.tools or self.listing.prompts or self.listing.resources or self.listing.templates:
+            self.listing = ServerListing()
+            self._on_listing_changed(self)
+
+    async def _session(self, reconnecting: bool) -> bool:
+        """One connection attempt and, if it succeeds, its whole life. Returns whether it was ready."""
+        from mcp import Client
+
+        if not reconnecting:
+            self._set_state(State.CONNECTING)
+        self._wake = anyio.Event()
+        self._lost_reason = None
+        transport = build_transport(
+            self.config,
+            connect_timeout=self.connect_timeout,
+            shutdown_grace=(
+                self.config.shutdown_grace
+                if self.config.shutdown_grace is not None
+                else self.settings.shutdown_grace
+            ),
+        )
+        self._transport = transport
+        ready = False
+        started = time.perf_counter()
+        try:
+            with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as connect_scope:
+                async with Client(
+                    transport,
+                    mode=self.config.protocol,
+                    message_handler=self._on_message,
+                    logging_callback=self._on_log,
+                    cache=None,
+                    **self._client_options,
+                ) as client:
+                    self.pid = transport.pid
+                    self.listing = await self._list_all(client)
+                    connect_scope.deadline = math.inf
+                    self._publish(client, time.perf_counter() - started)
+                    ready = True
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(self._watch_transport, transport)
+                        tg.start_soon(self._refresher, client)
+                        if self._is_modern(client):
+                            tg.start_soon(self._listener, client)
+                        await self._wake.wait()
+                        tg.cancel_scope.cancel()
+                    self._client = None
+            if connect_scope.cancelled_caught and not ready:
+                raise _ConnectFailed(
+                    self._with_stderr(f"timed out after {self.connect_timeout:g}s connecting", transport)
+                )
+        except _ConnectFailed:
+            raise
+        except Exception as exc:
+            if not ready:
+                raise _ConnectFailed(self._with_stderr(describe_exception(exc), transport)) from exc
+            self._lost_reason = self._lost_reason or describe_exception(exc)
+        finally:
+            self._client = None
+            self._transport = None
+        if ready and self._lost_reason is None and not self._stop.is_set():
+            self._lost_reason = getattr(transport, "end_reason", None) or "connection closed"
+        return ready
+
+    def _with_stderr(self, message: str, transport: ManagedTransport) -> str:
+        reason = getattr(transport, "end_reason", None)
+        if reason and reason not in message and "exited" in reason:
+            message = f"{message} (server {reason})"
+        tail = transport.stderr_tail(5)
+        return f"{message}; stderr: {tail}" if tail else message
+
+    def _publish(self, client: Client, connect_seconds: float) -> None:
+        session = client.session
+        info = session.server_info
+        caps = session.server_capabilities
+        self.protocol_version = session.protocol_version
+        self.server_name = info.name if info else None
+        self.server_version = info.version if info else None
+        self.instructions = session.instructions
+        self.capabilities = caps.model_dump(mode="json", by_alias=True, exclude_none=True) if caps else None
+        self.connected_at = time.time()
+        self.last_activity = self.connected_at
+        self.connect_seconds = connect_seconds
+        self.attempt = 0
+        self._client = client
+        self._set_state(State.READY)
+        self._on_listing_changed(self)
+        self.log.info("ready (%s, %.0f ms)", self.protocol_version, connect_seconds * 1000)
+
+    @staticmethod
+    def _is_modern(client: Client) -> bool:
+        return (client.session.protocol_version or "") >= "2026-07-28"
+
+    async def _watch_transport(self, transport: ManagedTransport) -> None:
+        await transport.ended.wait()
+        self._mark_lost(getattr(transport, "end_reason", None) or "server closed the connection")
+
+    def _mark_lost(self, reason: str) -> None:
+        if self._lost_reason is None:
+            self._lost_reason = reason
+        self._wake.set()
+
+    # ------------------------------------------------------------------------------ listing
+
+    async def _list_all(self, client: Client, kinds: set[str] | None = None) -> ServerListing:
+        caps = client.session.server_capabilities
+        old = self.listing
+        listing = ServerListing(
+            tools=list(old.tools),
+            prompts=list(old.prompts),
+            resources=list(old.resources),
+            templates=list(old.templates),
+        )
+        wanted = kinds or {"tools", "prompts", "resources"}
+
+        async def tools() -> None:
+            items = await self._pages(lambda c: client.list_tools(cursor=c), "tools")
+            listing.tools = filter_tools(items, self.config.include_tools, self.config.exclude_tools)
+
+        async def prompts() -> None:
+            listing.prompts = await self._pages(lambda c: client.list_prompts(cursor=c), "prompts")
+
+        async def resources() -> None:
+            listing.resources = await self._pages(lambda c: client.list_resources(cursor=c), "resources")
+
+        async def templates() -> None:
+            listing.templates = await self._pages(
+                lambda c: client.list_resource_templates(cursor=c), "resource_templates"
+            )
+
+        async with anyio.create_task_group() as tg:
+            if caps is None or caps.tools is not None:
+                if "tools" in wanted:
+                    tg.start_soon(tools)
+            else:
+                listing.tools = []
+            if caps is None or caps.prompts is not None:
+                if "prompts" in wanted:
+                    tg.start_soon(prompts)
+            else:
+                listing.prompts = []
+            if caps is None or caps.resources is not None:
+                if "resources" in wanted:
+                    tg.start_soon(resources)
+                    tg.start_soon(templates)
+            else:
+                listing.resources, listing.templates = [], []
+        return listing
+
+    async def _pages(self, fetch: Callable[[str | None], Awaitable[Any]], field: str) -> list[Any]:
+        """Every item of a paginated list, following ``nextCursor`` to the end."""
+        from mcp import MCPError
+
+        items: list[Any] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(_MAX_PAGES):
+            try:
+                page = await fetch(cursor)
+            except MCPError as exc:
+                if exc.code == _CONNECTION_CLOSED:
+                    raise
+                self.log.warning("listing %s failed: %s (code %s)", field, exc.message, exc.code)
+                return items
+            items.extend(getattr(page, field))
+            cursor = page.next_cursor
+            if not cursor:
+                return items
+            if cursor in seen:
+                self.log.warning("server repeated a %s cursor; stopping at %d items", field, len(items))
+                return items
+            seen.add(cursor)
+        self.log.warning("stopped listing %s after %d pages", field, _MAX_PAGES)
+        return items
+
+    async def _refresher(self, client: Client) -> None:
+        """Re-read what a ``list_changed`` notification said changed (all pages), one batch at a time."""
+        while True:
+            await self._refresh.wait()
+            self._refresh = anyio.Event()
+            kinds, self._refresh_kinds = self._refresh_kinds, set()
+            try:
+                with anyio.fail_after(self.timeout):
+                    self.listing = await self._list_all(client, kinds)
+            except Exception as exc:
+                self.log.warning(
+                    "refreshing %s failed: %s", ", ".join(sorted(kinds)), describe_exception(exc)
+                )
+                continue
+            self._on_listing_changed(self)
+
+    def request_refresh(self, *kinds: str) -> None:
+        self._refresh_kinds.update(kinds or ("tools", "prompts", "resources"))
+        self._refresh.set()
+
+    async def _listener(self, client: Client) -> None:
+        """On 2026-07-28 sessions change notifications come through ``subscriptions/listen``."""
+        from mcp.client.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
+
+        caps = client.session.server_capabilities
+        want_tools = bool(caps and caps.tools and caps.tools.list_changed)
+        want_prompts = bool(caps and caps.prompts and caps.prompts.list_changed)
+        want_resources = bool(caps and caps.resources and caps.resources.list_changed)
+        if not (want_tools or want_prompts or want_resources):
+            return
+        try:
+            async with client.listen(
+                tools_list_changed=want_tools,
+                prompts_list_changed=want_prompts,
+                resources_list_changed=want_resources,
+            ) as subscription:
+                async for event in subscription:
+                    if isinstance(event, ToolsListChanged):
+                        self.request_refresh("tools")
+                    elif isinstance(event, PromptsListChanged):
+                        self.request_refresh("prompts")
+                    elif isinstance(event, ResourcesListChanged):
+                        self.request_refresh("resources")
+        except Exception as exc:
+            self.log.debug("change subscription ended: %s", describe_exception(exc))
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, Exception):
+            self.log.debug("transport reported: %s", describe_exception(message))
+            return
+        method = getattr(message, "method", "")
+        if method == "notifications/tools/list_changed":
+            self.request_refresh("tools")
+        elif method == "notifications/prompts/list_changed":
+            self.request_refresh("prompts")
+        elif method == "notifications/resources/list_changed":
+            self.request_refresh("resources")
+
+    async def _on_log(self, params: Any) -> None:
+        level = _LOG_LEVELS.get(str(params.level), logging.INFO)
+        origin = f"[{params.logger}] " if params.logger else ""
+        self.log.log(level, "%s%s", origin, params.data)
+
+    # ----------------------------------------------------------------------------- requests
+
+    async def _wait_ready(self) -> Client:
+        while True:
+            if self.state == State.READY and self._client is not None:
+                return self._client
+            if self.state in (State.FAILED, State.CLOSED, State.DISABLED):
+                raise errors.ServerUnavailable(
+                    self.name, self.state.value, self.unavailable_message(), next_retry_at=self.next_retry_at
+                )
+            await self._changed.wait()
+
+    def unavailable_message(self) -> str:
+        message = f"server is {self.state.value}"
+        if self.state == State.RECONNECTING and self.next_retry_at is not None:
+            at = time.strftime("%H:%M:%S", time.localtime(self.next_retry_at))
+            message += f" (attempt {self.attempt}, next try at {at})"
+        if self.error:
+            message += f": {self.error}"
+        return message
+
+    async def request(
+        self,
+        what: str,
+        operation: Callable[[Client, anyio.CancelScope], Awaitable[T]],
+        *,
+        timeout: float | None = None,
+        timeout_error: type[errors.RequestTimeout] = errors.RequestTimeout,
+    ) -> T:
+        """Run one request on the live session under a deadline, translating every failure.
+
+        The deadline covers waiting for a (re)connecting server too; when it passes while the
+        request is on the wire, cancelling it makes the SDK send ``notifications/cancelled``.
+        """
+        from mcp import MCPError
+
+        limit = self.timeout if timeout is None else timeout
+        client: Client | None = None
+        with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
+            client = await self._wait_ready()
+            try:
+                result = await operation(client, scope)
+            except MCPError as exc:
+                raise self._translate(exc, what, limit) from None
+            except RuntimeError as exc:
+                raise errors.ProtocolError(self.name, f"{what}: {exc}", code=-32603) from None
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
+                self._mark_lost(describe_exception(exc))
+                raise errors.ConnectionLost(self.name, f"connection lost during {what}") from None
+            self.last_activity = time.time()
+            return result
+        if client is None:
+            raise errors.ServerUnavailable(
+                self.name,
+                self.state.value,
+                f"not ready within {limit:g}s; {self.unavailable_message()}",
+                next_retry_at=self.next_retry_at,
+            )
+        raise timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
+
+    def _translate(self, exc: Any, what: str, limit: float) -> errors.PatchbayError:
+        code, message = exc.code, exc.message
+        if code == _CONNECTION_CLOSED:
+            reason = self._lost_reason or getattr(self._transport, "end_reason", None) or "connection closed"
+            self._mark_lost(reason)
+            return errors.ConnectionLost(self.name, f"connection lost during {what}: {reason}")
+        if code == _INVALID_REQUEST and message == "Session terminated":
+            self._mark_lost("the server ended the HTTP session")
+            return errors.ConnectionLost(self.name, f"{what}: the server ended the session")
+        if code == _REQUEST_TIMEOUT:
+            return errors.RequestTimeout(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
+        return errors.ProtocolError(
+            self.name,
+            _redact(f"{what}: {message}", self._secrets),
+            code=code,
+            data=getattr(exc.error, "data", None),
+        )
+
+    # ------------------------------------------------------------------------------- status
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-serialisable snapshot; never contains env or header values."""
+        config = self.config
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "error": self.error,
+            "transport": config.transport,
+            "enabled": config.enabled,
+            "protocol_version": self.protocol_version,
+            "server_name": self.server_name,
+            "server_version": self.server_version,
+            "capabilities": self.capabilities,
+            "tools": len(self.listing.tools),
+            "resources": len(self.listing.resources),
+            "resource_templates": len(self.listing.templates),
+            "prompts": len(self.listing.prompts),
+            "pid": self.pid,
+            "connected_at": self.connected_at,
+            "last_activity": self.last_activity,
+            "connect_ms": round(self.connect_seconds * 1000, 1) if self.connect_seconds is not None else None,
+            "reconnect": {
+                "attempt": self.attempt,
+                "max_attempts": (config.reconnect or self.settings.reconnect).attempts,
+                "next_retry_at": self.next_retry_at,
+            }
+            if self.state == State.RECONNECTING
+            else None,
+        }

@@ -1,0 +1,483 @@
+"""Many servers behind one object: ``MCPManager``.
+
+The manager owns one task group; every server's supervisor task lives in it, so nothing outlives
+the manager. Connecting is concurrent (start-up costs the slowest server, not the sum), failures
+are values in ``status()`` at the fleet level and typed exceptions at the call level, and closing
+is parallel (ten stubborn servers cost one grace period, not ten).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
+
+import anyio
+import anyio.abc
+
+from . import errors
+from ._stdio import install_sigterm_cleanup
+from .catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool, server_prefix
+from .config import Config, load_config
+from .connection import Connection, State
+from .results import PromptResult, ResourceResult, ToolResult
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp.shared.dispatcher import ProgressFnT
+
+__all__ = ["MCPManager", "ProgressCallback", "get_manager"]
+
+ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] | None]
+"""Called with ``(progress, total, message)`` for each progress notification of a call."""
+
+ConfigSource = Config | Mapping[str, Any] | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+class MCPManager:
+    """Connects one program to many MCP servers and presents them as one catalogue.
+
+    Use it as an async context manager::
+
+        async with MCPManager.from_config() as manager:
+            result = await manager.call_tool("mcp__time__get_current_time", {"timezone": "UTC"})
+
+    ``wait=False`` returns from ``__aenter__`` at once and connects in the background.
+    Public methods may be called from any task; the SDK contexts are only ever entered and
+    exited by each server's own supervisor task.
+    """
+
+    def __init__(
+        self,
+        config: ConfigSource = None,
+        *,
+        wait: bool = True,
+        client_name: str = "patchbay",
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._config_paths: Any = None
+        self._config = self._coerce(config)
+        self._wait = wait
+        self._client_name = client_name
+        self._client_options = dict(client_options or {})
+        self._connections: dict[str, Connection] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
+        self._catalogue: Catalogue | None = None
+        self._closed = False
+
+    def _coerce(self, config: ConfigSource) -> Config:
+        if isinstance(config, Config):
+            return config
+        if isinstance(config, Mapping):
+            return Config.from_dict(config)
+        self._config_paths = config
+        return load_config(config)
+
+    @classmethod
+    def from_config(
+        cls, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None, **kwargs: Any
+    ) -> MCPManager:
+        """Build a manager from config files (``None``: the user, project and ``PATCHBAY_CONFIG`` layers)."""
+        manager = cls(load_config(paths), **kwargs)
+        manager._config_paths = paths
+        return manager
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    # ----------------------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> MCPManager:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Open the manager's task group and connect the auto-connect servers.
+
+        ``aclose()`` must later be awaited by the same task (``async with`` does both).
+        """
+        if self._tg is not None:
+            return
+        if self._closed:
+            raise RuntimeError("this MCPManager was closed; create a new one")
+        install_sigterm_cleanup()
+        stack = AsyncExitStack()
+        self._tg = await stack.enter_async_context(anyio.create_task_group())
+        self._stack = stack
+        for server in self._config.servers.values():
+            self._connections[server.name] = self._new_connection(server)
+        if self._wait:
+            await self.connect_all()
+        else:
+            self._start_auto()
+
+    def _new_connection(self, server: Any) -> Connection:
+        from mcp.types import Implementation
+
+        options = {"client_info": Implementation(name=self._client_name, version=_version())}
+        options.update(self._client_options)
+        return Connection(
+            server, self._config.settings, on_listing_changed=self._listing_changed, client_options=options
+        )
+
+    def _start_auto(self) -> list[Connection]:
+        started = []
+        assert self._tg is not None
+        for conn in self._connections.values():
+            auto = conn.config.auto_connect
+            if auto is None:
+                auto = self._config.settings.auto_connect
+            if conn.config.enabled and auto and not conn.running and conn.state != State.READY:
+                conn.start(self._tg)
+                started.append(conn)
+        return started
+
+    async def connect_all(self) -> dict[str, dict[str, Any]]:
+        """Connect every enabled auto-connect server concurrently; never raises for a server.
+
+        Returns when each has settled (ready or failed, each bounded by its ``connect_timeout``);
+        the outcome of each is in the returned status.
+        """
+        self._require_open()
+        started = self._start_auto()
+        async with anyio.create_task_group() as tg:
+            for conn in started:
+                tg.start_soon(conn.wait_settled)
+        return self.status()
+
+    async def connect(self, name: str) -> None:
+        """Connect one server (also one with ``auto_connect: false``); raises ``ConnectError`` on failure."""
+        self._require_open()
+        conn = self._get(name)
+        if not conn.config.enabled:
+            raise errors.ServerUnavailable(name, State.DISABLED.value, "server is disabled in the config")
+        assert self._tg is not None
+        if not conn.running:
+            conn.start(self._tg)
+        await conn.wait_settled()
+        if conn.state != State.READY:
+            raise errors.ConnectError(name, conn.error or f"server is {conn.state.value}")
+
+    async def disconnect(self, name: str) -> None:
+        """End this server now; its whole process group is gone when this returns."""
+        await self._get(name).stop()
+
+    async def reconnect(self, name: str) -> None:
+        """Close and reconnect one server (also one that ``failed``); raises ``ConnectError`` on failure."""
+        await self.disconnect(name)
+        await self.connect(name)
+
+    def is_reconnecting(self, name: str) -> bool:
+        return self._get(name).state == State.RECONNECTING
+
+    async def aclose(self) -> None:
+        """Close every server in parallel, then the manager. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            async with anyio.create_task_group() as tg:
+                for conn in self._connections.values():
+                    tg.start_soon(conn.stop)
+        finally:
+            stack, self._stack, self._tg = self._stack, None, None
+            if stack is not None:
+                await stack.aclose()
+
+    async def reload(self, config: ConfigSource = None) -> dict[str, list[str]]:
+        """Apply a new config: removed or changed servers are closed, new or changed ones connected.
+
+        Untouched servers keep their live sessions. With no argument the same files are read
+        again. Returns the names ``added``, ``removed``, ``changed`` and ``unchanged``.
+        """
+        self._require_open()
+        new = load_config(self._config_paths) if config is None else self._coerce(config)
+        old_servers = self._config.servers
+        added = [n for n in new.servers if n not in old_servers]
+        removed = [n for n in old_servers if n not in new.servers]
+        changed = [
+            n
+            for n in new.servers
+            if n in old_servers and new.servers[n].fingerprint() != old_servers[n].fingerprint()
+        ]
+        unchanged = [n for n in new.servers if n in old_servers and n not in changed]
+        async with anyio.create_task_group() as tg:
+            for name in removed + changed:
+                tg.start_soon(self._connections[name].stop)
+        self._config = new
+        connections: dict[str, Connection] = {}
+        for name, server in new.servers.items():
+            if name in unchanged:
+                conn = self._connections[name]
+                conn.config, conn.settings = server, new.settings
+            else:
+                conn = self._new_connection(server)
+            connections[name] = conn
+        self._connections = connections
+        self._listing_changed(None)
+        if self._wait:
+            await self.connect_all()
+        else:
+            self._start_auto()
+        return {"added": added, "removed": removed, "changed": changed, "unchanged": unchanged}
+
+    def _require_open(self) -> None:
+        if self._tg is None:
+            raise RuntimeError(
+                "MCPManager is not started: use `async with MCPManager(...)` or `await start()`"
+            )
+
+    def _get(self, name: str) -> Connection:
+        try:
+            return self._connections[name]
+        except KeyError:
+            raise errors.ServerNotFound(name, list(self._config.servers)) from None
+
+    # -------------------------------------------------------------------------------- status
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """A JSON-serialisable snapshot of every configured server, in config order."""
+        if not self._connections:
+            return {
+                name: {
+                    "name": name,
+                    "state": "disabled" if not s.enabled else "closed",
+                    "transport": s.transport,
+                }
+                for name, s in self._config.servers.items()
+            }
+        return {name: conn.status() for name, conn in self._connections.items()}
+
+    @property
+    def servers(self) -> list[str]:
+        return list(self._config.servers)
+
+    # ----------------------------------------------------------------------------- catalogue
+
+    def _listing_changed(self, _conn: Connection | None) -> None:
+        self._catalogue = None
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The current catalogue (rebuilt lazily after any server's listing changed)."""
+        if self._catalogue is None:
+            listings = [
+                (name, conn.listing)
+                for name, conn in self._connections.items()
+                if conn.state in (State.READY, State.RECONNECTING)
+            ]
+            self._catalogue = Catalogue(listings)
+        return self._catalogue
+
+    def tools(self, server: str | None = None) -> list[Tool]:
+        return [t for t in self.catalogue.tools.values() if server is None or t.server == server]
+
+    def prompts(self, server: str | None = None) -> list[Prompt]:
+        return [p for p in self.catalogue.prompts.values() if server is None or p.server == server]
+
+    def resources(self, server: str | None = None) -> list[Resource]:
+        return [r for r in self.catalogue.resources if server is None or r.server == server]
+
+    def resource_templates(self, server: str | None = None) -> list[ResourceTemplate]:
+        return [t for t in self.catalogue.templates if server is None or t.server == server]
+
+    def get_tool(self, name: str, server: str | None = None) -> Tool:
+        """The tool under this exposed name (or original name, when unique or ``server`` is given)."""
+        if server is not None:
+            self._get(server)
+        tool = self.catalogue.find_tool(name, server)
+        if tool is None:
+            owner = self._owner_not_up(name, server)
+            if owner is not None:
+                raise errors.ServerUnavailable(owner.name, owner.state.value, owner.unavailable_message())
+            raise errors.ToolNotFound(_not_found("tool", name, list(self.catalogue.tools)))
+        return tool
+
+    def _owner_not_up(self, name: str, server: str | None) -> Connection | None:
+        """The configured server a name belongs to, if that server is not up (by ``server=`` or prefix)."""
+        for conn in self._connections.values():
+            if conn.state in (State.READY, State.RECONNECTING):
+                continue
+            if conn.name == server or name.startswith(server_prefix(conn.name)):
+                return conn
+        return None
+
+    async def _resolve(self, kind: str, name: str, server: str | None, timeout: float | None) -> Any:
+        """Find a tool or prompt, waiting for its server if that is still connecting.
+
+        A name that belongs to a server which is down raises ``ServerUnavailable`` with the reason,
+        which helps more than "not found".
+        """
+        if server is not None:
+            self._get(server)
+        find = self.catalogue.find_tool if kind == "tool" else self.catalogue.find_prompt
+        found = find(name, server)
+        if found is not None:
+            return found
+        owner = self._owner_not_up(name, server)
+        if owner is not None and owner.state == State.CONNECTING:
+            with anyio.move_on_after(owner.timeout if timeout is None else timeout):
+                await owner.wait_settled()
+            find = self.catalogue.find_tool if kind == "tool" else self.catalogue.find_prompt
+            found = find(name, server)
+            if found is not None:
+                return found
+            owner = self._owner_not_up(name, server)
+        if owner is not None:
+            raise errors.ServerUnavailable(
+                owner.name, owner.state.value, owner.unavailable_message(), next_retry_at=owner.next_retry_at
+            )
+        known = list(self.catalogue.tools if kind == "tool" else self.catalogue.prompts)
+        error = errors.ToolNotFound if kind == "tool" else errors.PromptNotFound
+        raise error(_not_found(kind, name, known))
+
+    # ------------------------------------------------------------------------------ requests
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        progress: ProgressCallback | None = None,
+        reset_timeout_on_progress: bool = False,
+        max_total_timeout: float | None = None,
+        server: str | None = None,
+    ) -> ToolResult:
+        """Call a tool by its exposed name and return its result.
+
+        A tool that runs and fails gives ``ToolResult(is_error=True)``; problems reaching it raise
+        (``ToolNotFound``, ``ServerUnavailable``, ``ToolTimeout``, ``ConnectionLost`` ...).
+        With ``reset_timeout_on_progress`` each progress notification restarts the deadline,
+        but never beyond ``max_total_timeout`` from the start.
+        """
+        tool: Tool = await self._resolve("tool", name, server, timeout)
+        conn = self._get(tool.server)
+        original = tool.original_name
+        limit = conn.timeout if timeout is None else timeout
+        started = anyio.current_time()
+
+        async def operation(client: Client, scope: anyio.CancelScope) -> ToolResult:
+            if all(t.name != original for t in conn.listing.tools):
+                raise errors.ToolNotFound(f"{tool.server} no longer offers the tool {original!r}")
+
+            async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                if reset_timeout_on_progress:
+                    deadline = anyio.current_time() + limit
+                    if max_total_timeout is not None:
+                        deadline = min(deadline, started + max_total_timeout)
+                    scope.deadline = deadline
+                if progress is not None:
+                    outcome = progress(value, total, message)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+
+            wants_progress = progress is not None or reset_timeout_on_progress
+            result = await client.call_tool(
+                original,
+                dict(arguments or {}),
+                progress_callback=cast("ProgressFnT", on_progress) if wants_progress else None,
+            )
+            return ToolResult(
+                server=tool.server,
+                tool=original,
+                is_error=bool(result.is_error),
+                content=list(result.content),
+                structured=result.structured_content,
+                meta=result.meta,
+            )
+
+        return await conn.request(
+            f"tool {original!r}", operation, timeout=limit, timeout_error=errors.ToolTimeout
+        )
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        server: str | None = None,
+    ) -> PromptResult:
+        """Render a prompt by its exposed name; argument values are sent as strings, as MCP requires."""
+        prompt: Prompt = await self._resolve("prompt", name, server, timeout)
+        conn = self._get(prompt.server)
+        args = {k: v if isinstance(v, str) else _json(v) for k, v in (arguments or {}).items()}
+
+        async def operation(client: Client, _scope: anyio.CancelScope) -> PromptResult:
+            result = await client.get_prompt(prompt.original_name, args)
+            return PromptResult(
+                server=prompt.server,
+                name=prompt.name,
+                description=result.description,
+                messages=list(result.messages),
+            )
+
+        return await conn.request(f"prompt {prompt.original_name!r}", operation, timeout=timeout)
+
+    async def read_resource(
+        self, uri: str, server: str | None = None, *, timeout: float | None = None
+    ) -> ResourceResult:
+        """Read a resource; the server is found from the catalogue when the URI is unique to one."""
+        if server is None:
+            candidates = self.catalogue.servers_for_uri(uri)
+            if not candidates:
+                raise errors.ResourceNotFound(
+                    f"no server lists {uri!r} or has a template matching it; pass server= to read it anyway"
+                )
+            if len(candidates) > 1:
+                raise errors.ResourceNotFound(
+                    f"{uri!r} is offered by several servers ({', '.join(candidates)}); pass server= to choose"
+                )
+            server = candidates[0]
+        conn = self._get(server)
+
+        async def operation(client: Client, _scope: anyio.CancelScope) -> ResourceResult:
+            result = await client.read_resource(uri)
+            return ResourceResult(server=conn.name, uri=uri, contents=list(result.contents))
+
+        return await conn.request(f"resource {uri!r}", operation, timeout=timeout)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _not_found(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"no ready server offers a {kind} named {name!r}{hint}"
+
+
+_default_manager: MCPManager | None = None
+
+
+def get_manager(**kwargs: Any) -> MCPManager:
+    """The process-wide default manager, built on first use from the default config layers.
+
+    For applications that want one shared fleet; enter it once (``async with get_manager():``)
+    or ``await get_manager().start()`` at start-up.
+    """
+    global _default_manager
+    if _default_manager is None or _default_manager._closed:
+        _default_manager = MCPManager.from_config(None, **kwargs)
+    return _default_manager
