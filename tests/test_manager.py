@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -18,9 +21,10 @@ from patchbay import (
     ServerUnavailable,
     ToolNotFound,
     ToolTimeout,
+    get_manager,
 )
 
-from .conftest import fleet, new_tag, processes_with, stdio
+from .conftest import EXAMPLES, PY, SERVERS, fleet, new_tag, processes_with, stdio
 
 pytestmark = pytest.mark.anyio
 
@@ -342,3 +346,43 @@ async def test_calls_from_many_tasks_share_one_session() -> None:
                 tg.start_soon(call, i)
         assert sorted(results, key=int) == [str(i) for i in range(50)]
         assert manager.status()["echo"]["pid"] is not None
+
+
+async def test_from_config_files_and_the_default_manager(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_file = tmp_path / "fleet.yaml"
+    config_file.write_text(
+        "# a comment\n"
+        "servers:\n"
+        f"  echo:\n    command: {PY}\n    args: [{SERVERS / 'raw_echo.py'}]\n"
+        "settings:\n  timeout: 5\n"
+    )
+    async with MCPManager.from_config(config_file) as manager:
+        assert [t.name for t in manager.tools()] == ["mcp__echo__echo", "mcp__echo__pid"]
+        assert manager.config.settings.timeout == 5
+
+    monkeypatch.setenv("PATCHBAY_CONFIG", str(config_file))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-user-config"))
+    monkeypatch.chdir(tmp_path)
+    shared = get_manager()
+    assert get_manager() is shared
+    async with shared:
+        assert (await shared.call_tool("mcp__echo__echo", {"text": "shared"})).text == "shared"
+    assert get_manager() is not shared  # a closed default manager is replaced
+
+
+def test_the_demo_runs_end_to_end() -> None:
+    """`make run`'s main job: connect the demo fleet, list, call, read, prompt."""
+    done = subprocess.run(
+        [PY, str(EXAMPLES / "demo.py")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mcp__calculator__evaluate" in done.stdout
+    assert "-> 35.0" in done.stdout
+    assert "welcome" in done.stdout
