@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import anyio
+import psutil
 import pytest
 
 from patchbay import (
@@ -24,7 +25,7 @@ from patchbay import (
     get_manager,
 )
 
-from .conftest import EXAMPLES, PY, SERVERS, fleet, new_tag, processes_with, stdio
+from .conftest import EXAMPLES, NPM, PY, SERVERS, fleet, new_tag, processes_with, stdio
 
 pytestmark = pytest.mark.anyio
 
@@ -386,3 +387,44 @@ def test_the_demo_runs_end_to_end() -> None:
     assert "mcp__calculator__evaluate" in done.stdout
     assert "-> 35.0" in done.stdout
     assert "welcome" in done.stdout
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) == pgid:
+                members.append(proc.pid)
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            continue
+    return members
+
+
+async def test_disconnect_through_a_shell_wrapper_leaves_nothing() -> None:
+    tag = new_tag()
+    script = f"{PY} {SERVERS / 'spawner.py'} --tag {tag}; true"
+    async with MCPManager(fleet(wrapped={"command": "sh", "args": ["-c", script]})) as manager:
+        pgid = manager.status()["wrapped"]["pid"]
+        assert len(_group_members(pgid)) >= 3  # sh, the server, its helper
+        await manager.disconnect("wrapped")
+        assert _group_members(pgid) == []
+        assert processes_with(tag) == []
+
+
+async def test_disconnect_through_npx_leaves_nothing() -> None:
+    """npx -> sh -> node: killing only npx would orphan the real server."""
+    config = fleet(
+        everything={
+            "command": "npx",
+            "args": ["--prefer-offline", "-y", "@modelcontextprotocol/server-everything"],
+            "cwd": str(NPM),
+            "connect_timeout": 60,
+        }
+    )
+    async with MCPManager(config) as manager:
+        status = manager.status()["everything"]
+        assert status["state"] == "ready", status
+        pgid = status["pid"]
+        assert len(_group_members(pgid)) >= 2
+        await manager.disconnect("everything")
+        assert _group_members(pgid) == []
