@@ -13,6 +13,7 @@ from .errors import (
     ConfigError,
     ConnectError,
     ConnectionLost,
+    InvalidToolCall,
     NotFoundError,
     PatchbayError,
     PromptNotFound,
@@ -24,18 +25,30 @@ from .errors import (
     ServerUnavailable,
     ToolNotFound,
     ToolTimeout,
+    TrustStoreError,
 )
+from .events import CatalogueChanged, Event, EventStream, LogMessage, ResourceUpdated, ServerStateChanged
+from .handlers import ElicitationRequest, ElicitationResponse, Handlers, Root, SamplingRequest
 from .manager import MCPManager, ProgressCallback, get_manager
-from .results import PromptResult, ResourceResult, ToolResult
+from .results import Completion, PromptResult, ResourceResult, ToolResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AuthRequired",
+    "CatalogueChanged",
+    "Completion",
     "Config",
     "ConfigError",
     "ConnectError",
     "ConnectionLost",
+    "ElicitationRequest",
+    "ElicitationResponse",
+    "Event",
+    "EventStream",
+    "Handlers",
+    "InvalidToolCall",
+    "LogMessage",
     "MCPManager",
     "NotFoundError",
     "PatchbayError",
@@ -51,15 +64,20 @@ __all__ = [
     "ResourceNotFound",
     "ResourceResult",
     "ResourceTemplate",
+    "ResourceUpdated",
+    "Root",
+    "SamplingRequest",
     "ServerConfig",
     "ServerError",
     "ServerNotFound",
+    "ServerStateChanged",
     "ServerUnavailable",
     "Settings",
     "Tool",
     "ToolNotFound",
     "ToolResult",
     "ToolTimeout",
+    "TrustStoreError",
     "__version__",
     "get_manager",
     "load_config",

@@ -21,6 +21,7 @@ import atexit
 import collections
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -34,6 +35,8 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+
+from . import _reaper
 
 __all__ = ["ServerExited", "StdioTransport", "kill_all_groups", "minimal_environment"]
 
@@ -59,7 +62,9 @@ if sys.platform.startswith("linux"):
 
 # pgid -> pid of every group this process started and has not seen die; read by kill_all_groups.
 _live_groups: dict[int, int] = {}
-_live_lock = threading.Lock()
+# Re-entrant: the SIGTERM handler (kill_all_groups) runs on the main thread between two bytecodes,
+# possibly while that same thread holds the lock; a plain Lock would deadlock the dying host.
+_live_lock = threading.RLock()
 
 
 def minimal_environment(
@@ -85,36 +90,56 @@ def minimal_environment(
     return env
 
 
-def _child_setup() -> None:  # pragma: no cover - runs in the forked child
-    """Ask the kernel to SIGTERM the child when the host dies (Linux only)."""
+def _child_setup(host_pid: int) -> None:  # pragma: no cover - runs in the forked child
+    """Ask the kernel to SIGTERM the child when the host dies (Linux only).
+
+    The signal follows the host *thread* that forked, i.e. the event loop's thread. A host that
+    died between ``fork()`` and ``prctl()`` sends nothing, so the child checks for that itself.
+    """
     if _libc is not None:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != host_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+# pgid -> members last seen running: lets a poll read one /proc entry instead of scanning them all.
+_members: dict[int, list[int]] = {}
+
+
+def _running_in_group(pid: int, pgid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return int(fields[2]) == pgid and fields[0] not in (b"Z", b"X")
 
 
 def _group_alive(pgid: int) -> bool:
     """Whether any member of the group is still running (zombies awaiting their reaper don't count).
 
     ``killpg(pgid, 0)`` alone also sees zombies; in containers whose PID 1 reaps slowly that
-    would stretch every close by the reaper's delay.
+    would stretch every close by the reaper's delay. A full ``/proc`` scan costs milliseconds and
+    closing polls every 10 ms per server, so a member seen running last time is checked first.
     """
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
+        _members.pop(pgid, None)
         return False
     except PermissionError:
         return True
     if not _HAVE_PROC:
         return True
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
+    if any(_running_in_group(pid, pgid) for pid in _members.get(pgid, ())):
+        return True
+    running = [
+        int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _running_in_group(int(entry), pgid)
+    ]
+    if running:
+        _members[pgid] = running
+        return True
+    _members.pop(pgid, None)
     return False
 
 
@@ -213,6 +238,7 @@ class StdioTransport:
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
         self._log = logging.getLogger(f"patchbay.server.{log_name}")
         self._cm: Any = None
+        self._spoke = False
 
     def stderr_tail(self, lines: int = 10) -> str:
         """The last lines the server wrote to stderr, for error messages."""
@@ -239,7 +265,7 @@ class StdioTransport:
             env=self.env,
             cwd=self.cwd,
             start_new_session=True,
-            preexec_fn=_child_setup if _libc is not None else None,
+            preexec_fn=functools.partial(_child_setup, os.getpid()) if _libc is not None else None,
         )
 
     @asynccontextmanager
@@ -251,6 +277,7 @@ class StdioTransport:
         pid = self.pid = process.pid
         with _live_lock:
             _live_groups[pid] = pid
+        _reaper.notify(pid, alive=True)
         assert process.stdin is not None
         assert process.stdout is not None
         assert process.stderr is not None
@@ -259,7 +286,7 @@ class StdioTransport:
         read_send, read_recv = anyio.create_memory_object_stream[Any](0)
         write_send, write_recv = anyio.create_memory_object_stream[Any](0)
 
-        def parse(line: bytes) -> Any:
+        def parse(line: bytes | bytearray) -> Any:
             try:
                 return SessionMessage(jsonrpc_message_adapter.validate_json(line, by_name=False))
             except ValueError as exc:
@@ -268,7 +295,9 @@ class StdioTransport:
                 return exc
 
         async def read_stdout() -> None:
-            buffer = b""
+            # A bytearray grows in place: ``bytes +=`` copies the whole line per chunk, which made
+            # one 50 MB line cost 2-3 s of copying before it could even be parsed (long_line.py).
+            buffer = bytearray()
             try:
                 async with read_send:
                     while True:
@@ -286,6 +315,7 @@ class StdioTransport:
                         *lines, buffer = buffer.split(b"\n")
                         for line in lines:
                             if line.strip():
+                                self._spoke = True
                                 await read_send.send(parse(line))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass
@@ -340,6 +370,7 @@ class StdioTransport:
         finally:
             with _live_lock:
                 _live_groups.pop(pid, None)
+            _reaper.notify(pid, alive=False)
             self.returncode = process.returncode
             self.ended.set()
             _close_transport(process)
@@ -353,12 +384,18 @@ class StdioTransport:
             with contextlib.suppress(OSError, RuntimeError):
                 process.stdin.close()
         # Half the grace for a polite exit on EOF; the server's children are signalled either way.
-        await _wait_exit(process, start + grace / 2)
+        # A server that never said a word (hung or still starting when connecting timed out) has
+        # nothing to finish, and someone is waiting for the failure: straight to SIGTERM.
+        if self._spoke:
+            await _wait_exit(process, start + grace / 2)
         _signal_group(pgid, signal.SIGTERM)
         await _wait_group(process, pgid, start + grace)
         if _group_alive(pgid):
             _signal_group(pgid, signal.SIGKILL)
             await _wait_group(process, pgid, anyio.current_time() + 1.0)
+        # The group is gone, but our own child may still be a zombie the event loop's child
+        # watcher has yet to reap (milliseconds); leaving now could leave that to a closed loop.
+        await _wait_exit(process, anyio.current_time() + 1.0)
         self.returncode = process.returncode
 
 

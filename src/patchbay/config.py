@@ -32,9 +32,15 @@ another file's ``args``) is hard to debug. Settings merge key by key for exactly
 writes, so a later file can set a value back to its default.
 
 ``${VAR}`` and ``${VAR:-default}`` are expanded in ``command``, ``args``, ``env`` values, ``cwd``,
-``url`` and ``headers`` values, and nowhere else. ``$$`` is a literal ``$``. A variable that is not
+``url``, ``headers`` values and the ``auth`` credentials (``client_id``, ``client_secret``,
+``private_key``), and nowhere else. ``$$`` is a literal ``$``. A variable that is not
 set fails only its own server (``ServerConfig.error``), not the whole file, because one missing
 token should not take the rest of the fleet down.
+
+``roots:`` (per server, or in ``settings`` for all) lists directories offered to servers that ask for
+roots; a path is made absolute and becomes a ``file://`` URI. ``auth: oauth`` (or a mapping with
+``client_id``, ``client_secret``, ``scopes``, ``client_metadata_url``, ``callback_port``) makes an
+HTTP/SSE server authorise with OAuth (see ``patchbay.auth``).
 
 Unknown keys give a ``ConfigWarning`` naming the file and key path, not a failure, so a typo is
 visible but a newer file still loads. Claude/Cline conventions are understood: ``disabled: true``,
@@ -80,8 +86,10 @@ __all__ = [
     "ConfigWarning",
     "EffectiveServer",
     "Layer",
+    "OAuthConfig",
     "Protocol",
     "ReconnectSettings",
+    "RootEntry",
     "ServerConfig",
     "Settings",
     "Transport",
@@ -153,6 +161,89 @@ class ReconnectSettings(BaseModel):
         return self
 
 
+def _root_shorthand(value: Any) -> Any:
+    """``- ~/src/app`` is ``- {uri: file:///home/me/src/app}``."""
+    if isinstance(value, str):
+        return {"uri": value}
+    return value
+
+
+class RootEntry(BaseModel):
+    """A directory offered to servers as a root; a path (``~`` expanded) becomes a ``file://`` URI."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    uri: str
+    name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        data = _root_shorthand(data)
+        if isinstance(data, Mapping) and "path" in data and "uri" not in data:
+            data = {**data, "uri": data["path"]}
+            del data["path"]
+        return data
+
+    @field_validator("uri")
+    @classmethod
+    def _to_uri(cls, value: str) -> str:
+        from patchbay.handlers import root_uri
+
+        return root_uri(value)
+
+
+def _auth_shorthand(value: Any) -> Any:
+    """``auth: oauth`` is ``auth: {type: oauth}``."""
+    if isinstance(value, str):
+        return {"type": value}
+    return value
+
+
+class OAuthConfig(BaseModel):
+    """``auth: oauth`` on an HTTP/SSE server: OAuth 2.1 with PKCE through the SDK's provider.
+
+    Without ``client_id`` the client registers itself dynamically (or uses ``client_metadata_url``
+    as a URL-based client id when the authorization server supports that). ``scopes`` are requested
+    in addition to what the server asks for; ``callback_port`` fixes the loopback port of the redirect
+    (default: any free port). ``type: client_credentials`` is the machine-to-machine grant: with
+    ``client_id`` + ``client_secret``, or ``client_id`` + ``private_key`` (PEM, signed as a
+    ``private_key_jwt`` assertion with ``signing_algorithm``); ``issuer`` pins the authorization
+    server those credentials belong to. Secrets never appear in a repr or an error.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    type: Literal["oauth", "client_credentials"] = "oauth"
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    scopes: tuple[str, ...] | None = None
+    client_metadata_url: str | None = None
+    callback_port: Annotated[int, _NotBool, Field(ge=0, le=65535)] | None = None
+    private_key: str | None = Field(default=None, repr=False)
+    signing_algorithm: str = "RS256"
+    issuer: str | None = None
+
+    @model_validator(mode="after")
+    def _check_grant(self) -> Self:
+        if self.type == "client_credentials":
+            if not self.client_id:
+                raise ValueError("client_credentials needs a client_id")
+            if not (self.client_secret or self.private_key):
+                raise ValueError("client_credentials needs a client_secret or a private_key")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return _auth_shorthand(data)
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value
+
+
 _FLAT_RECONNECT = {
     "reconnect_attempts": "attempts",
     "reconnect_delay": "base_delay",
@@ -200,6 +291,8 @@ class Settings(BaseModel):
     """Seconds between health checks; ``None`` or 0 = off."""
     max_output_chars: _Count | None = None
     """Truncate tool output rendered as text; ``None`` or 0 = no limit."""
+    roots: tuple[RootEntry, ...] | None = None
+    """Roots offered to every server that has none of its own; ``None`` = roots not offered."""
 
     @model_validator(mode="before")
     @classmethod
@@ -269,6 +362,8 @@ class ServerConfig(BaseModel):
     connect_timeout: _Seconds | None = None
     shutdown_grace: _SecondsOrZero | None = None
     health_interval: _SecondsOrZero | None = None
+    reset_timeout_on_progress: bool = False
+    """Each progress notification of a tool call restarts its deadline (``call_tool`` can override)."""
     reconnect: ReconnectSettings | None = None
     include_tools: tuple[str, ...] | None = None
     exclude_tools: tuple[str, ...] = ()
@@ -276,6 +371,10 @@ class ServerConfig(BaseModel):
     max_output_chars: _Count | None = None
     env_passthrough: tuple[str, ...] = ()
     inherit_env: bool = False
+    roots: tuple[RootEntry, ...] | None = None
+    """Roots offered to this server (overrides ``settings.roots``)."""
+    auth: OAuthConfig | None = Field(default=None, repr=False)
+    """``oauth`` for a remote server that needs OAuth; tokens persist in the user data directory."""
     # Provenance and bookkeeping, not keys a user writes:
     source: str | None = None
     """Absolute path of the file the entry came from; ``None`` for a config built in code."""
@@ -306,6 +405,8 @@ class ServerConfig(BaseModel):
             problem = _url_problem(self.url)
             if problem:
                 raise ValueError(f"url: {problem}")
+        if self.auth is not None and self.transport == "stdio":
+            raise ValueError("auth applies to http and sse servers only")
         return self
 
     def resolved_auto_connect(self, settings: Settings) -> bool:
@@ -453,12 +554,16 @@ def default_config_paths(
             raise ConfigError(f"the file named by {ENV_VAR} {reason}", file=str(path))
         found.append((path, "env"))
     unique: list[tuple[Path, Layer]] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for path, layer in found:
         key = os.path.normcase(os.path.realpath(path))
         if key not in seen:
-            seen.add(key)
+            seen[key] = len(unique)
             unique.append((path, layer))
+        elif layer == "env" and unique[seen[key]][1] == "project":
+            # $PATCHBAY_CONFIG naming the project file is the user's explicit choice, so it is
+            # trusted; the two layers are adjacent, so the merge order is the same.
+            unique[seen[key]] = (unique[seen[key]][0], "env")
     return unique
 
 
@@ -732,9 +837,12 @@ _SCALAR_SERVER_KEYS = (
     "connect_timeout",
     "shutdown_grace",
     "health_interval",
+    "reset_timeout_on_progress",
     "protocol",
     "max_output_chars",
     "inherit_env",
+    "roots",
+    "auth",
 )
 _LIST_SERVER_KEYS = ("include_tools", "exclude_tools", "disabledTools", "env_passthrough")
 _RECONNECT_KEYS = ("attempts", "base_delay", "max_delay")
@@ -1143,6 +1251,14 @@ class _FileParser:
                 fields["cwd"] = cwd
         if "url" in fields:
             fields["url"] = one(fields["url"], "url")
+        auth = fields.get("auth")
+        if isinstance(auth, Mapping):
+            fields["auth"] = {
+                key: one(value, "auth", key)
+                if key in ("client_id", "client_secret", "private_key") and isinstance(value, str)
+                else value
+                for key, value in auth.items()
+            }
         return {key: "; ".join(messages) for key, messages in problems.items()}
 
 

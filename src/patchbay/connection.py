@@ -21,8 +21,10 @@ import anyio
 import anyio.abc
 
 from . import errors
+from ._redaction import argument_secrets, guard_loggers, register_secrets
 from .catalogue import ServerListing, filter_tools
 from .config import ServerConfig, Settings
+from .events import CatalogueChanged, Event, LogMessage, ResourceUpdated, ServerStateChanged
 from .transports import ManagedTransport, build_transport
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ logger = logging.getLogger("patchbay")
 T = TypeVar("T")
 
 _MAX_PAGES = 1000
+_ALL_KINDS = frozenset({"tools", "prompts", "resources"})
 # JSON-RPC / SDK error codes this module reacts to.
 _CONNECTION_CLOSED = -32000
 _REQUEST_TIMEOUT = -32001
@@ -61,10 +64,47 @@ class State(enum.StrEnum):
     RECONNECTING = "reconnecting"
     FAILED = "failed"
     CLOSED = "closed"
+    UNTRUSTED = "untrusted"
+    """From a project file the user has not approved: never started (see ``patchbay.trust``)."""
+    NEEDS_AUTH = "needs_auth"
+    """The server answered 401 and no usable OAuth tokens are stored: run ``patchbay login NAME``."""
 
 
 class _ConnectFailed(Exception):
     """A connection attempt failed before the session was ready; the message is user-facing."""
+
+
+class _NeedsAuth(_ConnectFailed):
+    """The connection attempt failed because the server requires authorisation we do not hold."""
+
+
+def _is_auth_failure(exc: BaseException) -> bool:
+    """A 401 from the server, or our OAuth provider refusing to start an interactive login."""
+    from .auth import LoginRequired
+
+    for leaf in _leaf_exceptions(exc):
+        chain: BaseException | None = leaf
+        while chain is not None:
+            if isinstance(chain, LoginRequired):
+                return True
+            if getattr(getattr(chain, "response", None), "status_code", None) == 401:
+                return True
+            chain = chain.__cause__ or chain.__context__
+    return False
+
+
+def _url_secrets(url: str | None) -> list[str]:
+    """The parts of a URL that often hold an API key: the password and the query values."""
+    if not url:
+        return []
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    parts = urlsplit(url)
+    found = [value for _, value in parse_qsl(parts.query, keep_blank_values=False)]
+    found += [piece.partition("=")[2] for piece in parts.query.split("&")]  # as written, undecoded
+    if parts.password:
+        found += [parts.password, unquote(parts.password)]
+    return sorted(set(found), key=len, reverse=True)  # longest first: no partial leftovers
 
 
 def _redact(text: str, secrets: list[str]) -> str:
@@ -104,6 +144,37 @@ def describe_exception(exc: BaseException) -> str:
     return text
 
 
+def _rejected_unsent(exc: Any, transport: ManagedTransport | None) -> bool:
+    """Whether this error is an HTTP server refusing a stale session, i.e. the request never ran.
+
+    Only then may a request be sent again: an answer lost in flight ("Connection closed", a
+    broken response stream) may belong to a tool call that did run, and tools are not idempotent.
+    """
+    if not getattr(transport, "session_rejected", False):
+        return False
+    # The rejection's own answer: the SDK's stand-ins for a bare 404/400, or the server's body
+    # ("Session not found", "No valid session ID"). A real error answer that merely raced the
+    # rejection (the request ran) says something else and is not sent again.
+    message = str(exc.message)
+    return "session" in message.lower() or message == "Server returned an error response"
+
+
+class _TimedOpen:
+    """Passes a transport to the SDK unchanged, calling ``on_open`` once it is open (spawn timing)."""
+
+    def __init__(self, inner: ManagedTransport, on_open: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_open = on_open
+
+    async def __aenter__(self) -> Any:
+        streams = await self._inner.__aenter__()
+        self._on_open()
+        return streams
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        return await self._inner.__aexit__(*exc_info)
+
+
 class Connection:
     """The live state of one configured server and the task that supervises it."""
 
@@ -114,10 +185,21 @@ class Connection:
         *,
         on_listing_changed: Callable[[Connection], None],
         client_options: Mapping[str, Any] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.config = config
         self.settings = settings
         self._on_listing_changed = on_listing_changed
+        self._on_event = on_event
+        self.log_level: str | None = None
+        """Set by ``set_log_level``; re-applied after every reconnect."""
+        self.subscriptions: set[str] = set()
+        """Resource URIs subscribed to; re-subscribed after every reconnect."""
+        self._subscriptions_changed = anyio.Event()
+        self._subscriptions_acked: anyio.Event | None = None
+        self._subscription_error: str | None = None
+        self.auth_factory: Callable[[ServerConfig], Any] | None = None
+        """Set by the manager: the ``httpx2.Auth`` for an HTTP/SSE server's next attempt (or ``None``)."""
         self._client_options = dict(client_options or {})
         self.state: State = State.DISABLED if not config.enabled else State.CLOSED
         self.error: str | None = config.error
@@ -131,8 +213,14 @@ class Connection:
         self.connected_at: float | None = None
         self.last_activity: float | None = None
         self.connect_seconds: float | None = None
+        self.phases: dict[str, float] = {}
+        """Milliseconds of the last attempt's phases reached so far: ``spawn_ms`` (process started,
+        or HTTP transport opened), ``handshake_ms``, ``listing_ms``; for ``patchbay doctor``."""
+        self._phase_mark = 0.0
         self.attempt = 0
         self.next_retry_at: float | None = None
+        self.last_health_check: float | None = None
+        self._suspect = anyio.Event()
         self.log = logging.getLogger(f"patchbay.server.{config.name}")
         self._client: Client | None = None
         self._transport: ManagedTransport | None = None
@@ -145,7 +233,17 @@ class Connection:
         self._attempt_scope: anyio.CancelScope | None = None
         self._running = False
         self._lost_reason: str | None = None
-        self._secrets = [v for v in (*config.env.values(), *config.headers.values()) if v]
+        written_args = config.raw.get("args")
+        command_line = [config.raw.get("command"), *(written_args if isinstance(written_args, list) else ())]
+        secrets = (
+            *config.env.values(),
+            *config.headers.values(),
+            *_url_secrets(config.url),
+            *argument_secrets(command_line),
+        )
+        self._secrets = [v for v in secrets if v]
+        register_secrets(self, self._secrets)  # server stderr and HTTP request logs print them otherwise
+        guard_loggers(self.log.name)
 
     # ----------------------------------------------------------------- configuration shortcuts
 
@@ -169,15 +267,44 @@ class Connection:
     # ----------------------------------------------------------------------------- lifecycle
 
     def _set_state(self, state: State, error: str | None = None) -> None:
+        previous = self.state
         self.state = state
         if error is not None or state in (State.READY, State.CONNECTING):
             self.error = error
         changed, self._changed = self._changed, anyio.Event()
         changed.set()
+        if state != previous or state == State.RECONNECTING:
+            self._emit(
+                ServerStateChanged(
+                    self.name,
+                    state=state.value,
+                    previous=previous.value,
+                    error=self.error,
+                    attempt=self.attempt,
+                )
+            )
+
+    def _emit(self, event: Event) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def set_trusted(self, trusted: bool, message: str | None = None) -> None:
+        """Hold an unapproved project server back (``start()`` refuses it) or release it.
+
+        A running connection is left alone: it was approved when it started, and a revoked
+        approval takes effect at its next ``connect``, ``reconnect`` or ``reload``.
+        """
+        if self._running or not self.config.enabled:
+            return
+        if not trusted:
+            self._set_state(State.UNTRUSTED, message or "not started: the project server is not trusted")
+        elif self.state == State.UNTRUSTED:
+            self.error = self.config.error
+            self._set_state(State.CLOSED)
 
     def start(self, task_group: anyio.abc.TaskGroup) -> None:
-        """Start the supervisor task in the manager's task group (no-op if it is running)."""
-        if self._running or not self.config.enabled:
+        """Start the supervisor task in the manager's task group (no-op if it is running or untrusted)."""
+        if self._running or not self.config.enabled or self.state == State.UNTRUSTED:
             return
         if self.config.error is not None:
             self._set_state(State.FAILED, self.config.error)
@@ -193,7 +320,7 @@ class Connection:
     async def stop(self) -> None:
         """Ask the supervisor to close the session and wait until its process is gone."""
         if not self._running:
-            if self.state not in (State.DISABLED, State.FAILED):
+            if self.state not in (State.DISABLED, State.FAILED, State.UNTRUSTED):
                 self._set_state(State.CLOSED)
             return
         self._stop.set()
@@ -215,6 +342,10 @@ class Connection:
                 with anyio.CancelScope() as self._attempt_scope:
                     try:
                         ever_ready = await self._session(ever_ready) or ever_ready
+                    except _NeedsAuth as exc:
+                        self.log.warning("needs authorisation: %s", exc)
+                        self._set_state(State.NEEDS_AUTH, _redact(str(exc), self._secrets))
+                        return
                     except _ConnectFailed as exc:
                         failure = _redact(str(exc), self._secrets)
                 self._attempt_scope = None
@@ -252,7 +383,7 @@ class Connection:
             self.pid = None
             self._running = False
             self._forget_listing()
-            if self._stop.is_set() or self.state != State.FAILED:
+            if self._stop.is_set() or self.state not in (State.FAILED, State.NEEDS_AUTH):
                 self._set_state(State.CLOSED)
             self._done.set()
 
@@ -260,6 +391,7 @@ class Connection:
         if self.listing.tools or self.listing.prompts or self.listing.resources or self.listing.templates:
             self.listing = ServerListing()
             self._on_listing_changed(self)
+            self._emit(CatalogueChanged(self.name, kinds=_ALL_KINDS))
 
     async def _session(self, reconnecting: bool) -> bool:
         """One connection attempt and, if it succeeds, its whole life. Returns whether it was ready."""
@@ -277,30 +409,39 @@ class Connection:
                 if self.config.shutdown_grace is not None
                 else self.settings.shutdown_grace
             ),
+            auth=self._auth(),
         )
         self._transport = transport
         ready = False
-        started = time.perf_counter()
+        started = self._phase_mark = time.perf_counter()
+        self.phases = {}
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as connect_scope:
                 async with Client(
-                    transport,
+                    _TimedOpen(transport, lambda: self._phase_done("spawn")),
                     mode=self.config.protocol,
                     message_handler=self._on_message,
                     logging_callback=self._on_log,
                     cache=None,
                     **self._client_options,
                 ) as client:
+                    self._phase_done("handshake")
                     self.pid = transport.pid
                     self.listing = await self._list_all(client)
+                    self._phase_done("listing")
+                    await self._restore_session_state(client)
                     connect_scope.deadline = math.inf
                     self._publish(client, time.perf_counter() - started)
                     ready = True
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(self._watch_transport, transport)
                         tg.start_soon(self._refresher, client)
+                        self._suspect = anyio.Event()
+                        health_interval = self.config.resolved_health_interval(self.settings)
+                        tg.start_soon(self._health_checks, client, transport, health_interval)
                         if self._is_modern(client):
                             tg.start_soon(self._listener, client)
+                            tg.start_soon(self._resource_listener, client)
                         await self._wake.wait()
                         tg.cancel_scope.cancel()
                     self._client = None
@@ -311,6 +452,13 @@ class Connection:
         except _ConnectFailed:
             raise
         except Exception as exc:
+            if not ready and _is_auth_failure(exc):
+                raise _NeedsAuth(describe_exception(exc)) from exc
+            if not ready and getattr(transport, "unauthorized", False):
+                raise _NeedsAuth(
+                    "the server requires authorisation (HTTP 401): add `auth: oauth` to its entry,"
+                    " or a token in `headers`"
+                ) from exc
             if not ready:
                 raise _ConnectFailed(self._with_stderr(describe_exception(exc), transport)) from exc
             self._lost_reason = self._lost_reason or describe_exception(exc)
@@ -321,10 +469,23 @@ class Connection:
             self._lost_reason = getattr(transport, "end_reason", None) or "connection closed"
         return ready
 
+    def _phase_done(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[f"{phase}_ms"] = round((now - self._phase_mark) * 1000, 1)
+        self._phase_mark = now
+
+    def _auth(self) -> Any:
+        if self.auth_factory is None or self.config.transport == "stdio":
+            return None
+        return self.auth_factory(self.config)
+
     def _with_stderr(self, message: str, transport: ManagedTransport) -> str:
         reason = getattr(transport, "end_reason", None)
         if reason and reason not in message and "exited" in reason:
             message = f"{message} (server {reason})"
+        http_error = getattr(transport, "http_error", None)
+        if http_error and http_error not in message:
+            message = f"{message} ({http_error})"
         tail = transport.stderr_tail(5)
         return f"{message}; stderr: {tail}" if tail else message
 
@@ -344,7 +505,11 @@ class Connection:
         self._client = client
         self._set_state(State.READY)
         self._on_listing_changed(self)
+        self._emit(CatalogueChanged(self.name, kinds=_ALL_KINDS))
         self.log.info("ready (%s, %.0f ms)", self.protocol_version, connect_seconds * 1000)
+
+    def _modern_session(self) -> bool:
+        return self._client is not None and self._is_modern(self._client)
 
     @staticmethod
     def _is_modern(client: Client) -> bool:
@@ -354,10 +519,60 @@ class Connection:
         await transport.ended.wait()
         self._mark_lost(getattr(transport, "end_reason", None) or "server closed the connection")
 
-    def _mark_lost(self, reason: str) -> None:
+    def _mark_lost(self, reason: str, transport: ManagedTransport | None = None) -> None:
+        """End the live session so the supervisor reconnects.
+
+        ``transport`` is the one the evidence came from: a late error from a session that has
+        already been replaced must not end its healthy successor.
+        """
+        if transport is not None and transport is not self._transport:
+            return
         if self._lost_reason is None:
             self._lost_reason = reason
         self._wake.set()
+
+    async def _health_checks(
+        self, client: Client, transport: ManagedTransport, interval: float | None
+    ) -> None:
+        """Every ``interval`` s (if set), and at once when a request's answer stream broke, a cheap
+        request; a server that does not answer within ``timeout`` is dead.
+
+        A broken answer stream is often the only sign of death a stateless (2026-07-28) HTTP
+        session gives: nothing else is open between requests.
+
+        2025-era sessions are pinged. The 2026-07-28 revision removed ``ping``; there the probe
+        is ``server/discover``: every 2026 server must answer it, it has no side effects, and its
+        answer is small and needs no paging (``tools/list`` may be long, paged or cached).
+        Any answer, even a JSON-RPC error, shows the server is alive.
+        """
+        from mcp import MCPError
+
+        modern = self._is_modern(client)
+        while True:
+            with anyio.move_on_after(interval or math.inf):
+                await self._suspect.wait()
+            self._suspect = anyio.Event()
+            reason: str | None = None
+            with anyio.move_on_after(self.timeout) as scope:
+                try:
+                    if modern:
+                        await client.session.send_discover(client.session.protocol_version or "")
+                    else:
+                        await client.session.send_ping()
+                except MCPError as exc:
+                    over = transport.ended.is_set() or getattr(transport, "session_rejected", False)
+                    if over or exc.code in (_CONNECTION_CLOSED, _REQUEST_TIMEOUT):
+                        detail = getattr(transport, "end_reason", None) or exc.message
+                        reason = f"health check failed: {detail}"
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
+                    reason = f"health check failed: {describe_exception(exc)}"
+            if scope.cancelled_caught:
+                reason = f"no answer to a health check within {self.timeout:g}s"
+            if reason is not None:
+                self.log.warning("%s", reason)
+                self._mark_lost(reason, transport)
+                return
+            self.last_health_check = time.time()
 
     # ------------------------------------------------------------------------------ listing
 
@@ -447,6 +662,7 @@ class Connection:
                 )
                 continue
             self._on_listing_changed(self)
+            self._emit(CatalogueChanged(self.name, kinds=frozenset(kinds)))
 
     def request_refresh(self, *kinds: str) -> None:
         self._refresh_kinds.update(kinds or ("tools", "prompts", "resources"))
@@ -489,19 +705,156 @@ class Connection:
             self.request_refresh("prompts")
         elif method == "notifications/resources/list_changed":
             self.request_refresh("resources")
+        elif method == "notifications/resources/updated" and not self._modern_session():
+            # 2026-07-28 updates come through the listen stream (``_resource_listener``) and are
+            # teed here too; count them once.
+            self._emit(ResourceUpdated(self.name, uri=str(message.params.uri)))
 
     async def _on_log(self, params: Any) -> None:
         level = _LOG_LEVELS.get(str(params.level), logging.INFO)
         origin = f"[{params.logger}] " if params.logger else ""
         self.log.log(level, "%s%s", origin, params.data)
+        self._emit(LogMessage(self.name, level=str(params.level), data=params.data, logger=params.logger))
+
+    # ------------------------------------------------ session state: log level, resource subscriptions
+
+    async def _restore_session_state(self, client: Client) -> None:
+        """Re-apply what the host asked of the previous session (2025 era; 2026 carries it per request)."""
+        if self._is_modern(client):
+            return
+        if self.log_level is not None:
+            await self._legacy_set_level(client, self.log_level)
+        for uri in sorted(self.subscriptions):
+            try:
+                await self._legacy_subscribe(client, uri, subscribe=True)
+            except Exception as exc:
+                self.log.warning("re-subscribing to %s failed: %s", uri, describe_exception(exc))
+
+    @staticmethod
+    async def _legacy_set_level(client: Client, level: str) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecated as of 2026-07-28, still the 2025 way
+            await client.session.set_logging_level(level)  # type: ignore[arg-type]
+
+    @staticmethod
+    async def _legacy_subscribe(client: Client, uri: str, *, subscribe: bool) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecated as of 2026-07-28, still the 2025 way
+            if subscribe:
+                await client.session.subscribe_resource(uri)
+            else:
+                await client.session.unsubscribe_resource(uri)
+
+    def request_meta(self) -> dict[str, Any] | None:
+        """Per-request ``_meta`` for 2026-07-28 sessions: the log-level opt-in, if one was set."""
+        if self.log_level is None or self._client is None or not self._is_modern(self._client):
+            return None
+        from mcp_types import LOG_LEVEL_META_KEY
+
+        return {LOG_LEVEL_META_KEY: self.log_level}
+
+    async def set_log_level(self, level: str) -> None:
+        """2025 era: ``logging/setLevel`` now; 2026-07-28: stamped on every later request."""
+        self.log_level = level
+
+        async def operation(client: Client, _scope: anyio.CancelScope) -> None:
+            if not self._is_modern(client):
+                await self._legacy_set_level(client, level)
+
+        await self.request("logging/setLevel", operation)
+
+    async def send_roots_changed(self) -> None:
+        """Tell a 2025-era server its roots changed (2026-07-28 has no such notification)."""
+        import warnings
+
+        client = self._client
+        if client is None or self._is_modern(client):
+            return
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated as of 2026-07-28, still the 2025 way
+                await client.session.send_roots_list_changed()
+        except Exception as exc:
+            self.log.debug("roots/list_changed not sent: %s", describe_exception(exc))
+
+    async def set_subscribed(self, uri: str, subscribe: bool) -> None:
+        """Subscribe to (or drop) ``resources/updated`` for ``uri``; returns once the server agreed."""
+
+        async def operation(client: Client, _scope: anyio.CancelScope) -> None:
+            if not self._is_modern(client):
+                await self._legacy_subscribe(client, uri, subscribe=subscribe)
+                self._change_subscriptions(uri, subscribe)
+                return
+            acked = self._change_subscriptions(uri, subscribe)
+            await acked.wait()
+            if subscribe and self._subscription_error is not None:
+                self.subscriptions.discard(uri)
+                message = f"subscribe {uri!r}: {self._subscription_error}"
+                raise errors.ProtocolError(self.name, message, code=-32603)
+
+        await self.request(f"{'subscribe' if subscribe else 'unsubscribe'} {uri!r}", operation)
+
+    def _change_subscriptions(self, uri: str, subscribe: bool) -> anyio.Event:
+        if subscribe:
+            self.subscriptions.add(uri)
+        else:
+            self.subscriptions.discard(uri)
+        acked = self._subscriptions_acked = anyio.Event()
+        changed, self._subscriptions_changed = self._subscriptions_changed, anyio.Event()
+        changed.set()
+        return acked
+
+    async def _resource_listener(self, client: Client) -> None:
+        """2026-07-28: one ``subscriptions/listen`` for the subscribed URIs, reopened when they change."""
+        from mcp.client.subscriptions import ResourceUpdated as SdkResourceUpdated
+
+        while True:
+            changed = self._subscriptions_changed
+            uris = sorted(self.subscriptions)
+            acked = self._subscriptions_acked
+            self._subscription_error = None
+            try:
+                if not uris:
+                    if acked is not None:
+                        acked.set()
+                    await changed.wait()
+                    continue
+                async with anyio.create_task_group() as tg, client.listen(resource_subscriptions=uris) as sub:
+                    if not sub.honored.resource_subscriptions:
+                        raise RuntimeError("the server does not offer resource subscriptions")
+                    if acked is not None:
+                        acked.set()
+
+                    async def restart(
+                        scope: anyio.CancelScope = tg.cancel_scope, changed: anyio.Event = changed
+                    ) -> None:
+                        await changed.wait()
+                        scope.cancel()
+
+                    tg.start_soon(restart)
+                    async for event in sub:
+                        if isinstance(event, SdkResourceUpdated):
+                            self._emit(ResourceUpdated(self.name, uri=event.uri))
+                    tg.cancel_scope.cancel()
+            except Exception as exc:
+                self._subscription_error = describe_exception(exc)
+                self.log.debug("resource subscription ended: %s", self._subscription_error)
+                if acked is not None:
+                    acked.set()
+                await changed.wait()
 
     # ----------------------------------------------------------------------------- requests
 
     async def _wait_ready(self) -> Client:
         while True:
-            if self.state == State.READY and self._client is not None:
+            # A session whose death was noticed but not yet handled is not ready: wait for the next.
+            if self.state == State.READY and self._client is not None and not self._wake.is_set():
                 return self._client
-            if self.state in (State.FAILED, State.CLOSED, State.DISABLED):
+            if self.state in (State.FAILED, State.CLOSED, State.DISABLED, State.UNTRUSTED, State.NEEDS_AUTH):
                 raise errors.ServerUnavailable(
                     self.name, self.state.value, self.unavailable_message(), next_retry_at=self.next_retry_at
                 )
@@ -532,21 +885,33 @@ class Connection:
         from mcp import MCPError
 
         limit = self.timeout if timeout is None else timeout
-        client: Client | None = None
+        waiting = True
+        resent = False
         with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
-            client = await self._wait_ready()
-            try:
-                result = await operation(client, scope)
-            except MCPError as exc:
-                raise self._translate(exc, what, limit) from None
-            except RuntimeError as exc:
-                raise errors.ProtocolError(self.name, f"{what}: {exc}", code=-32603) from None
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
-                self._mark_lost(describe_exception(exc))
-                raise errors.ConnectionLost(self.name, f"connection lost during {what}") from None
-            self.last_activity = time.time()
-            return result
-        if client is None:
+            while True:
+                waiting = True
+                client = await self._wait_ready()
+                waiting = False
+                transport = self._transport
+                try:
+                    result = await operation(client, scope)
+                except MCPError as exc:
+                    if not resent and _rejected_unsent(exc, transport):
+                        # The server refused the stale session before running anything (it
+                        # restarted): safe to send once more, on the fresh session, same deadline.
+                        resent = True
+                        reason = getattr(transport, "end_reason", None) or "session rejected"
+                        self._mark_lost(reason, transport)
+                        continue
+                    raise self._translate(exc, what, limit, transport) from None
+                except RuntimeError as exc:
+                    raise errors.ProtocolError(self.name, f"{what}: {exc}", code=-32603) from None
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
+                    self._mark_lost(describe_exception(exc), transport)
+                    raise errors.ConnectionLost(self.name, f"connection lost during {what}") from None
+                self.last_activity = time.time()
+                return result
+        if waiting:
             raise errors.ServerUnavailable(
                 self.name,
                 self.state.value,
@@ -555,15 +920,30 @@ class Connection:
             )
         raise timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
 
-    def _translate(self, exc: Any, what: str, limit: float) -> errors.PatchbayError:
+    def _translate(
+        self, exc: Any, what: str, limit: float, transport: ManagedTransport | None = None
+    ) -> errors.PatchbayError:
+        """An SDK error as a patchbay error; one that means the session is over also ends it.
+
+        -32000 is also the start of the range servers use for their own errors, so only the SDK's
+        own "Connection closed" (or a transport that has ended) counts as a lost connection.
+        """
         code, message = exc.code, exc.message
-        if code == _CONNECTION_CLOSED:
-            reason = self._lost_reason or getattr(self._transport, "end_reason", None) or "connection closed"
-            self._mark_lost(reason)
+        ended = transport is not None and (
+            transport.ended.is_set() or getattr(transport, "session_rejected", False)
+        )
+        if ended or (code == _CONNECTION_CLOSED and message == "Connection closed"):
+            reason = getattr(transport, "end_reason", None) or self._lost_reason or "connection closed"
+            self._mark_lost(reason, transport)
             return errors.ConnectionLost(self.name, f"connection lost during {what}: {reason}")
         if code == _INVALID_REQUEST and message == "Session terminated":
-            self._mark_lost("the server ended the HTTP session")
+            self._mark_lost("the server ended the HTTP session", transport)
             return errors.ConnectionLost(self.name, f"{what}: the server ended the session")
+        if code == _CONNECTION_CLOSED and message.startswith("SSE stream"):
+            # This request's answer stream broke. The session may be fine (a proxy dropped one
+            # stream) or the server may be dead: a health check right away tells which.
+            self._suspect.set()
+            return errors.ConnectionLost(self.name, f"{what}: {message}")
         if code == _REQUEST_TIMEOUT:
             return errors.RequestTimeout(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
         return errors.ProtocolError(
@@ -596,6 +976,8 @@ class Connection:
             "connected_at": self.connected_at,
             "last_activity": self.last_activity,
             "connect_ms": round(self.connect_seconds * 1000, 1) if self.connect_seconds is not None else None,
+            "phases": dict(self.phases) or None,
+            "last_health_check": self.last_health_check,
             "reconnect": {
                 "attempt": self.attempt,
                 "max_attempts": (config.reconnect or self.settings.reconnect).attempts,

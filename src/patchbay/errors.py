@@ -6,18 +6,20 @@ occur, so callers catch patchbay's types and never need to import a transport li
     PatchbayError
     ├── ConfigError             a config file or entry is wrong (names the file and the key path)
     ├── ServerNotFound          no server of that name is configured
+    ├── TrustStoreError         the file of approved project servers cannot be read or written
     ├── ServerError             something happened on one server (``.server`` names it)
     │   ├── ConnectError        the server could not be started, reached or initialised
     │   │   └── AuthRequired    the server needs authorisation that is not there yet
-    │   ├── ServerUnavailable   the server is not ready (disabled, failed, reconnecting, closed)
+    │   ├── ServerUnavailable   the server is not ready (disabled, untrusted, failed, reconnecting, closed)
     │   ├── ConnectionLost      the connection died while a request was in flight
     │   ├── RequestTimeout      a request passed its deadline (it was cancelled on the server)
     │   │   └── ToolTimeout     ... and that request was a tool call
     │   └── ProtocolError       the server answered a request with a JSON-RPC error
-    └── NotFoundError           a catalogue lookup found nothing (also a ``LookupError``)
-        ├── ToolNotFound
-        ├── PromptNotFound
-        └── ResourceNotFound    (also raised when a URI matches more than one server)
+    ├── NotFoundError           a catalogue lookup found nothing (also a ``LookupError``)
+    │   ├── ToolNotFound
+    │   ├── PromptNotFound
+    │   └── ResourceNotFound    (also raised when a URI matches more than one server)
+    └── InvalidToolCall         ``execute`` got no provider's tool-call shape (also a ``ValueError``)
 
 A tool that *runs* and reports failure is not an exception: ``call_tool`` returns a
 ``ToolResult`` with ``is_error=True``, because the model that called it should read the message.
@@ -33,6 +35,7 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "ConnectionLost",
+    "InvalidToolCall",
     "NotFoundError",
     "PatchbayError",
     "PromptNotFound",
@@ -44,6 +47,7 @@ __all__ = [
     "ServerUnavailable",
     "ToolNotFound",
     "ToolTimeout",
+    "TrustStoreError",
 ]
 
 
@@ -73,6 +77,18 @@ class ServerNotFound(PatchbayError, LookupError):
         self.server = server
         hint = f" (configured: {', '.join(sorted(known))})" if known else ""
         super().__init__(f"no server named {server!r} is configured{hint}")
+
+
+class TrustStoreError(PatchbayError):
+    """The approvals file (``trust.json`` in the user data directory) is unreadable or unwritable.
+
+    It is never overwritten when it cannot be parsed: approvals are not silently lost. ``file``
+    is its path.
+    """
+
+    def __init__(self, message: str, *, file: str) -> None:
+        self.file = file
+        super().__init__(f"{file}: {message}")
 
 
 class ServerError(PatchbayError):
@@ -152,3 +168,11 @@ class PromptNotFound(NotFoundError):
 
 class ResourceNotFound(NotFoundError):
     """No ready server offers this resource URI, or more than one does and none was named."""
+
+
+class InvalidToolCall(PatchbayError, ValueError):
+    """``execute`` was given something that is not a tool call in any shape a provider returns.
+
+    A well-formed call with bad *arguments* is not this error: that comes back as an error result
+    for the model to read. This one means the calling code passed the wrong object.
+    """

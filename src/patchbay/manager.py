@@ -11,10 +11,10 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import anyio
 import anyio.abc
@@ -22,9 +22,12 @@ import anyio.abc
 from . import errors
 from ._stdio import install_sigterm_cleanup
 from .catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool, server_prefix
-from .config import Config, load_config
-from .connection import Connection, State
-from .results import PromptResult, ResourceResult, ToolResult
+from .config import Config, ServerConfig, load_config
+from .connection import _LOG_LEVELS, Connection, State
+from .events import DEFAULT_BUFFER, EventCallback, EventHub, EventStream
+from .handlers import Handlers, RootsSource, ServerCallbacks
+from .results import Completion, PromptResult, ResourceResult, ToolResult
+from .trust import TrustStore, entry_digest, needs_trust, trust_from_env, untrusted_message
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -36,6 +39,9 @@ ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] |
 """Called with ``(progress, total, message)`` for each progress notification of a call."""
 
 ConfigSource = Config | Mapping[str, Any] | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
+
+_IN_CODE: Any = object()
+"""``_config_paths`` of a manager built from a ``Config`` or a mapping: there are no files to re-read."""
 
 
 def _version() -> str:
@@ -64,8 +70,15 @@ class MCPManager:
         wait: bool = True,
         client_name: str = "patchbay",
         client_options: Mapping[str, Any] | None = None,
+        trust_project: bool = False,
+        handlers: Handlers | None = None,
+        http_auth: Mapping[str, Any] | None = None,
+        watch: bool = False,
     ) -> None:
-        self._config_paths: Any = None
+        self._config_paths: Any = _IN_CODE
+        # Project-file servers start only when approved (patchbay.trust), or when the program or
+        # $PATCHBAY_TRUST_PROJECT says to trust them all.
+        self._trust_project = trust_project or trust_from_env()
         self._config = self._coerce(config)
         self._wait = wait
         self._client_name = client_name
@@ -75,6 +88,20 @@ class MCPManager:
         self._stack: AsyncExitStack | None = None
         self._catalogue: Catalogue | None = None
         self._closed = False
+        # Server-initiated traffic (handlers.py, events.py): host callbacks, roots set at runtime,
+        # per-server httpx2.Auth overrides (any auth flow patchbay.auth does not configure).
+        self._handlers = handlers or Handlers()
+        self._http_auth = dict(http_auth or {})
+        self._roots: dict[str | None, RootsSource] = {}
+        self._events = EventHub()
+        # watch=True: a task in the task group reloads on config-file changes (patchbay._watch).
+        if watch and self._config_paths is _IN_CODE:
+            raise errors.ConfigError(
+                "watch=True needs a config read from files: pass paths (or None for the default layers)"
+            )
+        self._watch = watch
+        self._watch_stop: anyio.Event | None = None
+        self._reload_lock: anyio.Lock | None = None
 
     def _coerce(self, config: ConfigSource) -> Config:
         if isinstance(config, Config):
@@ -88,10 +115,12 @@ class MCPManager:
     def from_config(
         cls, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None, **kwargs: Any
     ) -> MCPManager:
-        """Build a manager from config files (``None``: the user, project and ``PATCHBAY_CONFIG`` layers)."""
-        manager = cls(load_config(paths), **kwargs)
-        manager._config_paths = paths
-        return manager
+        """Build a manager from config files (``None``: the user, project and ``PATCHBAY_CONFIG`` layers).
+
+        Servers from the project file are not started until the user approves them
+        (``patchbay trust``); ``trust_project=True`` or ``PATCHBAY_TRUST_PROJECT=1`` trusts them all.
+        """
+        return cls(paths, **kwargs)
 
     @property
     def config(self) -> Config:
@@ -121,8 +150,16 @@ class MCPManager:
         stack = AsyncExitStack()
         self._tg = await stack.enter_async_context(anyio.create_task_group())
         self._stack = stack
+        self._reload_lock = anyio.Lock()
         for server in self._config.servers.values():
             self._connections[server.name] = self._new_connection(server)
+        if self._watch:
+            from ._watch import watch_config_files
+
+            self._watch_stop = anyio.Event()
+            self._tg.start_soon(
+                watch_config_files, lambda: self._config.sources, self.reload, self._watch_stop
+            )
         if self._wait:
             await self.connect_all()
         else:
@@ -131,15 +168,53 @@ class MCPManager:
     def _new_connection(self, server: Any) -> Connection:
         from mcp.types import Implementation
 
+        name = server.name
+        callbacks = ServerCallbacks(name, self._handlers, lambda: self._roots_for(name))
         options = {"client_info": Implementation(name=self._client_name, version=_version())}
+        options.update(callbacks.client_options())
         options.update(self._client_options)
-        return Connection(
-            server, self._config.settings, on_listing_changed=self._listing_changed, client_options=options
+        conn = Connection(
+            server,
+            self._config.settings,
+            on_listing_changed=self._listing_changed,
+            client_options=options,
+            on_event=self._events.publish,
         )
+        conn.auth_factory = self._auth_for
+        return conn
+
+    def _auth_for(self, server: ServerConfig) -> Any:
+        if server.name in self._http_auth:
+            return self._http_auth[server.name]
+        from .auth import build_auth
+
+        authorize = self._handlers.authorize
+        if authorize is None:
+            return build_auth(server)
+
+        async def bound(url: str) -> str:
+            assert authorize is not None
+            return await authorize(server.name, url)
+
+        return build_auth(server, authorize=bound)
+
+    def _roots_for(self, name: str) -> RootsSource | None:
+        """Runtime ``set_roots`` for the server, then for all, then its config, ``Handlers``, settings."""
+        if name in self._roots:
+            return self._roots[name]
+        if None in self._roots:
+            return self._roots[None]
+        server = self._config.servers.get(name)
+        if server is not None and server.roots is not None:
+            return server.roots
+        if self._handlers.roots is not None:
+            return self._handlers.roots
+        return self._config.settings.roots
 
     def _start_auto(self) -> list[Connection]:
         started = []
         assert self._tg is not None
+        self._apply_trust(self._connections.values())
         for conn in self._connections.values():
             auto = conn.config.auto_connect
             if auto is None:
@@ -168,10 +243,15 @@ class MCPManager:
         conn = self._get(name)
         if not conn.config.enabled:
             raise errors.ServerUnavailable(name, State.DISABLED.value, "server is disabled in the config")
+        self._apply_trust([conn])
+        if conn.state == State.UNTRUSTED:
+            raise errors.ServerUnavailable(name, State.UNTRUSTED.value, conn.error)
         assert self._tg is not None
         if not conn.running:
             conn.start(self._tg)
         await conn.wait_settled()
+        if conn.state == State.NEEDS_AUTH:
+            raise errors.AuthRequired(name, f"{conn.error}; run `patchbay login {name}`")
         if conn.state != State.READY:
             raise errors.ConnectError(name, conn.error or f"server is {conn.state.value}")
 
@@ -184,6 +264,29 @@ class MCPManager:
         await self.disconnect(name)
         await self.connect(name)
 
+    def _apply_trust(self, connections: Iterable[Connection]) -> None:
+        """Hold back project-file servers the user has not approved; release ones approved since.
+
+        The approvals file is read on every connect, so ``patchbay trust`` in another shell
+        takes effect at the next ``connect``/``connect_all``/``reload`` without a restart.
+        """
+        pending = [c for c in connections if needs_trust(c.config) and not c.running]
+        if not pending:
+            return
+        if self._trust_project:
+            for conn in pending:
+                conn.set_trusted(True)
+            return
+        store = TrustStore()
+        for conn in pending:
+            try:
+                approval = store.approval(conn.config)
+                trusted = approval is not None and approval.sha256 == entry_digest(conn.config)
+                message = untrusted_message(conn.config, approval)
+            except errors.TrustStoreError as exc:  # unreadable approvals: nothing counts as approved
+                trusted, message = False, f"{untrusted_message(conn.config)}; {exc}"
+            conn.set_trusted(trusted, None if trusted else message)
+
     def is_reconnecting(self, name: str) -> bool:
         return self._get(name).state == State.RECONNECTING
 
@@ -192,11 +295,14 @@ class MCPManager:
         if self._closed:
             return
         self._closed = True
+        if self._watch_stop is not None:
+            self._watch_stop.set()
         try:
             async with anyio.create_task_group() as tg:
                 for conn in self._connections.values():
                     tg.start_soon(conn.stop)
         finally:
+            self._events.close()
             stack, self._stack, self._tg = self._stack, None, None
             if stack is not None:
                 await stack.aclose()
@@ -205,9 +311,21 @@ class MCPManager:
         """Apply a new config: removed or changed servers are closed, new or changed ones connected.
 
         Untouched servers keep their live sessions. With no argument the same files are read
-        again. Returns the names ``added``, ``removed``, ``changed`` and ``unchanged``.
+        again (``ConfigError`` for a manager built from an in-memory config, which has none; an
+        invalid file raises ``ConfigError`` and changes nothing). Reloads run one at a time.
+        Returns the names ``added``, ``removed``, ``changed`` and ``unchanged``.
         """
         self._require_open()
+        assert self._reload_lock is not None
+        async with self._reload_lock:
+            return await self._reload(config)
+
+    async def _reload(self, config: ConfigSource) -> dict[str, list[str]]:
+        if config is None and self._config_paths is _IN_CODE:
+            raise errors.ConfigError(
+                "this manager's config was built in code, so there are no files to re-read: "
+                "pass the new config to reload(), or build the manager from files"
+            )
         new = load_config(self._config_paths) if config is None else self._coerce(config)
         old_servers = self._config.servers
         added = [n for n in new.servers if n not in old_servers]
@@ -221,6 +339,7 @@ class MCPManager:
         async with anyio.create_task_group() as tg:
             for name in removed + changed:
                 tg.start_soon(self._connections[name].stop)
+        old_settings_roots = self._config.settings.roots
         self._config = new
         connections: dict[str, Connection] = {}
         for name, server in new.servers.items():
@@ -232,6 +351,11 @@ class MCPManager:
             connections[name] = conn
         self._connections = connections
         self._listing_changed(None)
+        if old_settings_roots != new.settings.roots:  # untouched sessions are told their roots changed
+            async with anyio.create_task_group() as tg:
+                for name in unchanged:
+                    if connections[name].state == State.READY:
+                        tg.start_soon(connections[name].send_roots_changed)
         if self._wait:
             await self.connect_all()
         else:
@@ -357,7 +481,7 @@ class MCPManager:
         *,
         timeout: float | None = None,
         progress: ProgressCallback | None = None,
-        reset_timeout_on_progress: bool = False,
+        reset_timeout_on_progress: bool | None = None,
         max_total_timeout: float | None = None,
         server: str | None = None,
     ) -> ToolResult:
@@ -365,13 +489,15 @@ class MCPManager:
 
         A tool that runs and fails gives ``ToolResult(is_error=True)``; problems reaching it raise
         (``ToolNotFound``, ``ServerUnavailable``, ``ToolTimeout``, ``ConnectionLost`` ...).
-        With ``reset_timeout_on_progress`` each progress notification restarts the deadline,
-        but never beyond ``max_total_timeout`` from the start.
+        With ``reset_timeout_on_progress`` (default: the server's config option) each progress
+        notification restarts the deadline, but never beyond ``max_total_timeout`` from the start.
         """
         tool: Tool = await self._resolve("tool", name, server, timeout)
         conn = self._get(tool.server)
         original = tool.original_name
         limit = conn.timeout if timeout is None else timeout
+        if reset_timeout_on_progress is None:
+            reset_timeout_on_progress = conn.config.reset_timeout_on_progress
         started = anyio.current_time()
 
         async def operation(client: Client, scope: anyio.CancelScope) -> ToolResult:
@@ -394,6 +520,7 @@ class MCPManager:
                 original,
                 dict(arguments or {}),
                 progress_callback=cast("ProgressFnT", on_progress) if wants_progress else None,
+                meta=conn.request_meta(),  # type: ignore[arg-type]
             )
             return ToolResult(
                 server=tool.server,
@@ -422,7 +549,7 @@ class MCPManager:
         args = {k: v if isinstance(v, str) else _json(v) for k, v in (arguments or {}).items()}
 
         async def operation(client: Client, _scope: anyio.CancelScope) -> PromptResult:
-            result = await client.get_prompt(prompt.original_name, args)
+            result = await client.get_prompt(prompt.original_name, args, meta=conn.request_meta())  # type: ignore[arg-type]
             return PromptResult(
                 server=prompt.server,
                 name=prompt.name,
@@ -436,6 +563,16 @@ class MCPManager:
         self, uri: str, server: str | None = None, *, timeout: float | None = None
     ) -> ResourceResult:
         """Read a resource; the server is found from the catalogue when the URI is unique to one."""
+        server = self._server_for_uri(uri, server)
+        conn = self._get(server)
+
+        async def operation(client: Client, _scope: anyio.CancelScope) -> ResourceResult:
+            result = await client.read_resource(uri, meta=conn.request_meta())  # type: ignore[arg-type]
+            return ResourceResult(server=conn.name, uri=uri, contents=list(result.contents))
+
+        return await conn.request(f"resource {uri!r}", operation, timeout=timeout)
+
+    def _server_for_uri(self, uri: str, server: str | None) -> str:
         if server is None:
             candidates = self.catalogue.servers_for_uri(uri)
             if not candidates:
@@ -447,13 +584,150 @@ class MCPManager:
                     f"{uri!r} is offered by several servers ({', '.join(candidates)}); pass server= to choose"
                 )
             server = candidates[0]
-        conn = self._get(server)
+        return server
 
-        async def operation(client: Client, _scope: anyio.CancelScope) -> ResourceResult:
-            result = await client.read_resource(uri)
-            return ResourceResult(server=conn.name, uri=uri, contents=list(result.contents))
+    # -------------------------------------------- server-initiated traffic (events.py, handlers.py)
 
-        return await conn.request(f"resource {uri!r}", operation, timeout=timeout)
+    def subscribe(self, callback: EventCallback, *, maxsize: int = DEFAULT_BUFFER) -> Callable[[], None]:
+        """Call ``callback(event)`` (sync or async) for every fleet event; returns ``unsubscribe``.
+
+        Delivery runs in the manager's task group, one event at a time and in order, never in a
+        connection's receive path; a callback that falls ``maxsize`` events behind loses the oldest.
+        """
+        self._require_open()
+        assert self._tg is not None
+        stream = self._events.stream(maxsize)
+        self._tg.start_soon(self._events.run_callback, stream, callback)
+        return stream.close
+
+    def events(self, *, maxsize: int = DEFAULT_BUFFER) -> EventStream:
+        """An async iterator of fleet events (use ``async with``; closing it unsubscribes)."""
+        return self._events.stream(maxsize)
+
+    async def set_log_level(self, name: str, level: str) -> None:
+        """Ask server ``name`` for log messages at ``level`` and above (``debug`` ... ``emergency``).
+
+        2025 sessions get ``logging/setLevel`` (again after every reconnect); 2026-07-28 sessions
+        carry the level on every later request, which is how that revision opts in to logs.
+        """
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"unknown log level {level!r}; expected one of {', '.join(_LOG_LEVELS)}")
+        await self._get(name).set_log_level(level)
+
+    async def subscribe_resource(self, uri: str, server: str | None = None) -> None:
+        """Get ``ResourceUpdated`` events for ``uri`` (kept across reconnects) once this returns."""
+        await self._get(self._server_for_uri(uri, server)).set_subscribed(uri, True)
+
+    async def unsubscribe_resource(self, uri: str, server: str | None = None) -> None:
+        await self._get(self._server_for_uri(uri, server)).set_subscribed(uri, False)
+
+    async def complete(
+        self,
+        ref: Prompt | ResourceTemplate | str,
+        argument: tuple[str, str] | Mapping[str, str],
+        context: Mapping[str, str] | None = None,
+        *,
+        server: str | None = None,
+        timeout: float | None = None,
+    ) -> Completion:
+        """Completions for one argument of a prompt or resource template (``completion/complete``).
+
+        ``ref`` is a catalogue ``Prompt`` or ``ResourceTemplate``, or a prompt's exposed name, or a
+        template's URI template; ``argument`` is ``(name, partial value)``; ``context`` holds the
+        values of arguments already chosen.
+        """
+        from mcp.types import PromptReference, ResourceTemplateReference
+
+        if isinstance(ref, str):
+            prompt = self.catalogue.find_prompt(ref, server)
+            templates = [t for t in self.resource_templates(server) if t.uri_template == ref]
+            if prompt is not None:
+                ref = prompt
+            elif templates:
+                ref = templates[0]
+            else:
+                raise errors.NotFoundError(f"no prompt or resource template {ref!r} in the catalogue")
+        if isinstance(ref, Prompt):
+            sdk_ref: Any = PromptReference(name=ref.original_name)
+        else:
+            sdk_ref = ResourceTemplateReference(uri=ref.uri_template)
+        conn = self._get(ref.server)
+        name, value = (argument["name"], argument["value"]) if isinstance(argument, Mapping) else argument
+
+        async def operation(client: Client, _scope: anyio.CancelScope) -> Completion:
+            chosen = dict(context or {}) or None
+            result = await client.complete(sdk_ref, {"name": name, "value": value}, chosen)
+            done = result.completion
+            return Completion(values=list(done.values), total=done.total, has_more=bool(done.has_more))
+
+        return await conn.request(f"completion of {name!r}", operation, timeout=timeout)
+
+    async def set_roots(self, roots: RootsSource | None, server: str | None = None) -> None:
+        """Replace the roots offered to ``server`` (or to every server) and tell the servers.
+
+        ``None`` removes the override. Ready 2025-era servers get ``notifications/roots/list_changed``
+        (2026-07-28 servers ask for roots afresh with each request that needs them). Only servers
+        that were offered roots when their connection was created (roots in the config, settings
+        or ``Handlers``) declared the roots capability; the others never ask.
+        """
+        if server is not None:
+            self._get(server)
+        if roots is None:
+            self._roots.pop(server, None)
+        else:
+            self._roots[server] = roots
+        targets = [c for c in self._connections.values() if server is None or c.name == server]
+        async with anyio.create_task_group() as tg:
+            for conn in targets:
+                if conn.state == State.READY:
+                    tg.start_soon(conn.send_roots_changed)
+
+    # ------------------------------------------------------------------- agents (formats.py, search.py)
+
+    def search_tools(self, query: str, limit: int = 10, servers: Sequence[str] | None = None) -> list[Tool]:
+        """The ``limit`` tools that best match ``query`` (BM25 over names, descriptions, arguments)."""
+        from ._invoke import check_servers
+        from .search import index_for
+
+        scope = check_servers(self, servers)
+        return [tool for tool, _ in index_for(self.catalogue).search(query, limit, scope)]
+
+    def tool_schemas(
+        self,
+        format: Literal["openai", "openai-responses", "anthropic"] = "openai",
+        servers: Sequence[str] | None = None,
+        *,
+        mode: Literal["all", "search"] = "all",
+        query: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The catalogue as OpenAI (Chat Completions / Responses) or Anthropic tool definitions.
+
+        ``mode="search"``: only the ``patchbay_search_tools`` and ``patchbay_call_tool`` meta-tools;
+        ``query=``: the top ``limit`` tools for that query. See ``patchbay.formats``.
+        """
+        from .formats import tool_schemas
+
+        return tool_schemas(self, format, servers, mode=mode, query=query, limit=limit)
+
+    async def execute(
+        self, tool_call: Any, *, servers: Sequence[str] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Run a tool call as OpenAI or Anthropic returned it; returns the matching tool-result message.
+
+        Bad arguments or an unknown tool come back as an error result for the model to read.
+        """
+        from .formats import execute
+
+        return await execute(self, tool_call, servers=servers, timeout=timeout)
+
+    async def execute_all(
+        self, tool_calls: Iterable[Any], *, servers: Sequence[str] | None = None, timeout: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Run one turn's tool calls concurrently; returns the messages to append to the conversation."""
+        from .formats import execute_all
+
+        return await execute_all(self, tool_calls, servers=servers, timeout=timeout)
 
 
 def _json(value: Any) -> str:

@@ -11,7 +11,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PromptResult", "ResourceResult", "ToolResult", "render_text"]
+__all__ = ["Completion", "PromptResult", "ResourceResult", "ToolResult", "render_text"]
 
 
 def _b64_size(data: str) -> int:
@@ -126,3 +126,12 @@ def _dump(model: Any) -> Any:
     if callable(dump):
         return dump(mode="json", by_alias=True, exclude_none=True)
     return model
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Suggested values for a prompt or resource-template argument (``completion/complete``)."""
+
+    values: list[str]
+    total: int | None = None
+    has_more: bool = False

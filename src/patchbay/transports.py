@@ -39,16 +39,138 @@ class ManagedTransport(Protocol):
     ) -> bool | None: ...
 
 
+class _EndWatchingStream:
+    """The SDK's read stream, reporting when it ends: for SSE that is the server hanging up.
+
+    The dispatcher only iterates and closes it (and reads ``last_context``), so this is all it needs.
+    """
+
+    def __init__(self, inner: Any, on_end: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_end = on_end
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._on_end()
+            raise
+
+    def __aiter__(self) -> _EndWatchingStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _EndWatchingStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class _ReachabilityTransport:
+    """An httpx2 transport that reports when the server cannot be reached at all.
+
+    The SDK retries its event stream a couple of times and then gives up in silence; a refused
+    connection is what a dead or restarting server looks like between requests.
+    """
+
+    def __init__(self, inner: Any, on_unreachable: Callable[[str], None]) -> None:
+        self._inner = inner
+        self._on_unreachable = on_unreachable
+
+    async def handle_async_request(self, request: Any) -> Any:
+        import httpx2
+
+        try:
+            return await self._inner.handle_async_request(request)
+        except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
+            if request.method != "DELETE":
+                self._on_unreachable(f"the server cannot be reached ({type(exc).__name__}: {exc})")
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _ReachabilityTransport:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._inner.__aexit__(*exc_info)
+
+
 class _HttpTransport:
-    """Streamable HTTP or legacy SSE through the SDK, with headers and timeouts on our own client."""
+    """Streamable HTTP or legacy SSE through the SDK, with headers and timeouts on our own client.
+
+    It also notices what the SDK leaves to the caller: an event stream that ended, and a session
+    the server no longer accepts (HTTP 404, or the 400 "no valid session" some servers send
+    after a restart), which only a fresh session can fix. Either sets ``ended`` and
+    ``end_reason``, so the supervisor reconnects.
+    """
 
     pid: int | None = None
 
-    def __init__(self, server: ServerConfig, connect_timeout: float) -> None:
+    def __init__(self, server: ServerConfig, connect_timeout: float, auth: Any = None) -> None:
         self.server = server
         self.connect_timeout = connect_timeout
+        self.auth = auth  # an httpx2.Auth from patchbay.auth, or None
+        self.unauthorized = False
         self.ended = anyio.Event()
+        self.end_reason: str | None = None
+        self.session_rejected = False
+        """The server refused this session: requests it answered that way never ran."""
+        self.http_error: str | None = None
+        """The last HTTP error status, for messages (never the URL: it may hold a key)."""
         self._cm: Any = None
+
+    def _lost(self, reason: str) -> None:
+        if self.end_reason is None:
+            self.end_reason = reason
+        self.ended.set()
+
+    async def _on_response(self, response: Any) -> None:
+        """An httpx2 response hook: spot the answers that mean this session is over."""
+        request = response.request
+        status = response.status_code
+        if status == 401:
+            self.unauthorized = True  # the supervisor reports needs_auth rather than failed
+        if request.method == "DELETE" or status < 400:
+            return
+        # For error messages; the URL stays out of it (hosted servers often put a key in it).
+        self.http_error = f"HTTP {status} {response.reason_phrase}".strip()
+        if self.server.transport == "sse":
+            # The SDK's SSE writer stops for good after a failed POST: nothing more can be sent.
+            if request.method == "POST":
+                self._lost(f"the server answered a message with HTTP {status}")
+            return
+        if "mcp-session-id" not in request.headers:
+            return
+        if status == 404:
+            reason = "the server no longer knows this session (HTTP 404: restarted or expired)"
+        elif status == 400 and b"session" in (await response.aread()).lower():
+            reason = "the server rejected this session (HTTP 400: restarted or expired)"
+        else:
+            return
+        self.session_rejected = True
+        if request.method == "POST":
+            # A caller waits for this answer: it ends the session itself once it has read it (and
+            # decided whether to send again). Ending it here would race that answer against the
+            # teardown's "Connection closed".
+            self.end_reason = self.end_reason or reason
+        else:
+            self._lost(reason)  # the event stream: nobody waits on it
 
     def stderr_tail(self, lines: int = 10) -> str:
         return ""
@@ -75,22 +197,44 @@ class _HttpTransport:
         assert url is not None
         headers = dict(self.server.headers)
         timeout = httpx2.Timeout(self.connect_timeout, read=_SSE_READ_TIMEOUT)
+        hooks = {"response": [self._on_response]}
+
+        def reachability() -> Any:
+            return _ReachabilityTransport(httpx2.AsyncHTTPTransport(), self._lost)
+
         if self.server.transport == "sse":
             from mcp.client.sse import sse_client
 
+            def sse_http_client(
+                headers: dict[str, str] | None = None,
+                timeout: httpx2.Timeout | None = None,
+                auth: httpx2.Auth | None = None,
+            ) -> httpx2.AsyncClient:
+                return httpx2.AsyncClient(
+                    headers=headers, timeout=timeout, auth=auth, event_hooks=hooks, transport=reachability()
+                )
+
             async with sse_client(
-                url, headers=headers, timeout=self.connect_timeout, sse_read_timeout=_SSE_READ_TIMEOUT
-            ) as streams:
-                yield streams
+                url,
+                headers=headers,
+                timeout=self.connect_timeout,
+                sse_read_timeout=_SSE_READ_TIMEOUT,
+                httpx_client_factory=sse_http_client,
+                auth=self.auth,
+            ) as (read, write):
+                hung_up = "the server closed the event stream"
+                yield _EndWatchingStream(read, lambda: self._lost(hung_up)), write
             return
 
         from mcp.client.streamable_http import streamable_http_client
 
         async with (
-            httpx2.AsyncClient(headers=headers, timeout=timeout) as client,
-            streamable_http_client(url, http_client=client) as streams,
+            httpx2.AsyncClient(
+                headers=headers, timeout=timeout, event_hooks=hooks, auth=self.auth, transport=reachability()
+            ) as client,
+            streamable_http_client(url, http_client=client) as (read, write),
         ):
-            yield streams
+            yield _EndWatchingStream(read, lambda: self._lost("the HTTP transport stopped")), write
 
 
 def build_transport(
@@ -99,8 +243,9 @@ def build_transport(
     connect_timeout: float,
     shutdown_grace: float,
     on_stderr: Callable[[str], None] | None = None,
+    auth: Any = None,
 ) -> ManagedTransport:
-    """One fresh transport for one connection attempt."""
+    """One fresh transport for one connection attempt; ``auth`` (an ``httpx2.Auth``) for HTTP/SSE."""
     if server.transport == "stdio":
         assert server.command is not None
         env = minimal_environment(server.env, server.env_passthrough, server.inherit_env)
@@ -113,4 +258,4 @@ def build_transport(
             log_name=server.name,
             on_stderr=on_stderr,
         )
-    return _HttpTransport(server, connect_timeout)
+    return _HttpTransport(server, connect_timeout, auth)

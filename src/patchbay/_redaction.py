@@ -1,0 +1,94 @@
+"""Keep configured secrets out of log records, whoever writes them.
+
+Error messages are redacted where they are built (``connection._redact``), but two log sources
+print text patchbay does not compose: a stdio server's stderr (a server may echo its ``API_KEY``)
+and the HTTP client's request log (``POST https://host/mcp?key=...``). A filter on those loggers
+replaces every secret value of every live connection with ``***`` before any handler sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import weakref
+from collections.abc import Iterable, Mapping
+
+__all__ = ["argument_secrets", "guard_loggers", "register_secrets"]
+
+# Shorter values are too likely to be ordinary words or numbers to be worth hiding.
+_MIN_LENGTH = 4
+# Loggers that print request URLs; a server's own logger is guarded when it registers.
+_HTTP_LOGGERS = ("httpx2", "httpx")
+# Variables whose values are paths and names, not secrets: ``${HOME}/bin`` in args stays readable.
+_NOT_SECRET = frozenset(
+    {"HOME", "LOGNAME", "PATH", "PWD", "SHELL", "TERM", "TMPDIR", "USER", "LANG", "LC_ALL"}
+)
+_REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
+
+
+def argument_secrets(written: Iterable[object], environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the ``${VAR}`` references in a command line as written (``--token ${TOKEN}``).
+
+    A server that rejects its key at start-up often prints it; its stderr tail ends up in the
+    error message, so these values are redacted like env and header values.
+    """
+    env = os.environ if environ is None else environ
+    found: list[str] = []
+    for item in written:
+        if isinstance(item, str):
+            for name in _REFERENCE.findall(item):
+                value = env.get(name)
+                if value and name not in _NOT_SECRET:
+                    found.append(value)
+    return found
+
+
+class _SecretFilter(logging.Filter):
+    """Rewrites a record's message with each registered secret replaced by ``***``."""
+
+    def __init__(self) -> None:
+        super().__init__("patchbay-secrets")
+        self._by_owner: weakref.WeakKeyDictionary[object, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+    def register(self, owner: object, secrets: Iterable[str]) -> None:
+        values = tuple(sorted({s for s in secrets if len(s) >= _MIN_LENGTH}, key=len, reverse=True))
+        if values:
+            self._by_owner[owner] = values
+        else:
+            self._by_owner.pop(owner, None)
+
+    def redact(self, text: str) -> str:
+        for values in list(self._by_owner.values()):
+            for secret in values:
+                if secret in text:
+                    text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._by_owner:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's to report
+            return True
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_FILTER = _SecretFilter()
+
+
+def guard_loggers(*names: str) -> None:
+    """Redact registered secrets in records logged directly on these loggers (idempotent)."""
+    for name in (*names, *_HTTP_LOGGERS):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def register_secrets(owner: object, secrets: Iterable[str]) -> None:
+    """Hide ``secrets`` in guarded logs for as long as ``owner`` (a connection) is alive."""
+    _FILTER.register(owner, secrets)

@@ -1,0 +1,5 @@
+"""``python -m patchbay.cli`` runs the command line."""
+
+from patchbay.cli import main
+
+main()

@@ -1,0 +1,228 @@
+"""What every command shares: global options, loading config, starting only the servers needed.
+
+Nothing here imports the MCP SDK at module level; it is imported when a manager connects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import warnings
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import errors
+from ..config import Config, load_config
+from ._exit import UsageError
+from ._output import Output
+
+if TYPE_CHECKING:
+    import typer
+
+    from ..manager import MCPManager
+
+
+@dataclass
+class CliState:
+    """The global options, stored on the click context by the app callback."""
+
+    config_files: list[Path] = field(default_factory=list)
+    json: bool = False
+    verbose: bool = False
+
+    def output(self, json_flag: bool = False) -> Output:
+        self.json = self.json or json_flag  # so an error raised later is reported as JSON too
+        return Output(json_mode=self.json, verbose=self.verbose)
+
+    def load(self) -> Config:
+        """The merged config: the ``--config`` files, else the user/project/env layers."""
+        return load_config(self.config_files or None)
+
+
+# The state of the command being run, for reporting an error after click's context is gone.
+current: CliState | None = None
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    global current
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):  # a command invoked without the app callback (embedding)
+        obj = CliState()
+        ctx.find_root().obj = obj
+    current = obj
+    return obj
+
+
+def configure_logging(verbose: bool) -> None:
+    """``-v`` shows server stderr and protocol logs on stderr; otherwise patchbay's logs stay quiet.
+
+    Failures are reported by the commands themselves, so the connection's own warnings would only
+    repeat them.
+    """
+    for name in ("patchbay", "mcp", "httpx2", "httpx", "uvicorn"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = False
+        if verbose:
+            handler = logging.StreamHandler()
+            handler.setFormatter(_VerboseFormatter())
+            logger.addHandler(handler)
+            logger.setLevel(logging.DEBUG if name == "patchbay" else logging.INFO)
+        else:
+            logger.addHandler(logging.NullHandler())
+            logger.setLevel(logging.CRITICAL)
+
+
+class _VerboseFormatter(logging.Formatter):
+    """``[server] line`` for a server's stderr and logs, ``patchbay: ...`` for the rest."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = "patchbay.server."
+        if record.name.startswith(prefix):
+            return f"[{record.name[len(prefix) :]}] {record.getMessage()}"
+        return f"{record.name}: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def install_warning_printer(output: Output) -> None:
+    """Config warnings (a misspelt key) as one ``warning:`` line, not Python's source-quoting format."""
+
+    def show(message: Warning | str, *_args: Any, **_kwargs: Any) -> None:
+        output.warn(str(message))
+
+    warnings.showwarning = show
+
+
+# -------------------------------------------------------------------------------- server selection
+
+
+def require_server(config: Config, name: str) -> None:
+    if name not in config.servers:
+        raise errors.ServerNotFound(name, list(config.servers))
+
+
+def owners_of(config: Config, exposed: str) -> list[str] | None:
+    """The servers whose exposed names could include ``exposed`` (by prefix), or None for "any".
+
+    This only narrows which servers to start; the name itself is then resolved by the catalogue,
+    never by taking the string apart.
+    """
+    from ..catalogue import server_prefix
+
+    matches = [name for name in config.servers if exposed.startswith(server_prefix(name))]
+    return matches or None
+
+
+def subset(config: Config, names: Sequence[str] | None) -> Config:
+    if names is None:
+        return config
+    return config.model_copy(update={"servers": {n: config.servers[n] for n in names}})
+
+
+@asynccontextmanager
+async def open_fleet(config: Config, names: Sequence[str] | None = None) -> AsyncIterator[MCPManager]:
+    """A started manager holding only ``names`` (default: every server), each enabled one connected.
+
+    Servers with ``auto_connect: false`` are connected too: a command that lists or calls wants
+    them. A server that fails is a value in ``status()``, not an exception.
+    """
+    import anyio
+
+    from ..manager import MCPManager
+
+    selected = subset(config, names)
+    async with MCPManager(selected, wait=False) as manager:
+        async with anyio.create_task_group() as tg:
+            for name, server in selected.servers.items():
+                if server.enabled:
+                    tg.start_soon(_connect_quietly, manager, name)
+        yield manager
+
+
+async def _connect_quietly(manager: MCPManager, name: str) -> None:
+    with contextlib.suppress(errors.PatchbayError):  # the outcome is recorded in status()
+        await manager.connect(name)
+
+
+def ensure_ready(manager: MCPManager, name: str) -> None:
+    """Raise the typed error for a server the command needs and that did not come up."""
+    status = manager.status()[name]
+    state = status["state"]
+    if state == "ready":
+        return
+    if state in ("failed", "closed") and status.get("error"):
+        raise errors.ConnectError(name, status["error"])
+    raise errors.ServerUnavailable(name, state, _unavailable(status))
+
+
+def _unavailable(status: Mapping[str, Any]) -> str:
+    message = f"server is {status['state']}"
+    if status.get("error"):
+        message += f": {status['error']}"
+    return message
+
+
+def not_ready(manager: MCPManager) -> list[dict[str, Any]]:
+    """``{"server", "state", "error"}`` for each enabled server that is not ready."""
+    return [
+        {"server": name, "state": s["state"], "error": s.get("error")}
+        for name, s in manager.status().items()
+        if s["state"] not in ("ready", "disabled")
+    ]
+
+
+def report_not_ready(output: Output, problems: list[dict[str, Any]]) -> None:
+    for problem in problems:
+        reason = f": {problem['error']}" if problem.get("error") else ""
+        output.warn(f"{problem['server']} is {problem['state']}{reason}")
+
+
+# ------------------------------------------------------------------------------------- arguments
+
+
+def parse_arguments(
+    pairs: Sequence[str], json_text: str | None, schema: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``--json '{...}'`` merged with ``key=value`` pairs (which win).
+
+    A value is parsed as JSON when it is valid JSON (``n=3`` is a number, ``flag=true`` a
+    boolean, ``xs=[1,2]`` a list) and kept as text otherwise; a parameter the tool's schema
+    declares as a string always gets the text as typed, so ``zip=01234`` stays ``"01234"``.
+    """
+    arguments: dict[str, Any] = {}
+    if json_text is not None:
+        try:
+            loaded = json.loads(json_text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--json is not valid JSON: {exc.msg} at column {exc.colno}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError("--json must be a JSON object of arguments")
+        arguments.update(loaded)
+    properties = (schema or {}).get("properties") or {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"expected key=value, got {pair!r}")
+        arguments[key] = coerce(value, properties.get(key))
+    return arguments
+
+
+def coerce(value: str, prop: Mapping[str, Any] | None = None) -> Any:
+    if prop is not None and _declares_only_string(prop):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _declares_only_string(prop: Mapping[str, Any]) -> bool:
+    kind = prop.get("type")
+    if kind == "string":
+        return True
+    if isinstance(kind, list):
+        return "string" in kind and not ({"number", "integer", "boolean", "array", "object"} & set(kind))
+    return False

@@ -1,0 +1,254 @@
+"""``patchbay add | add-json | remove | enable | disable``: edit a config file in place.
+
+The file: ``--config FILE`` when given (exactly one), else ``--scope project`` (the default:
+``.patchbay/mcp.yaml`` found upward from the working directory, or created in it) or
+``--scope user`` (``patchbay.config.user_config_path()``). ``remove``/``enable``/``disable``
+without ``--scope`` edit whichever of the project and user files defines the server (project
+first). Edits keep everything else in the file as written (see ``_configfile``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .. import errors
+from ..config import PROJECT_CONFIG, Config, find_project_config, user_config_path
+from ._configfile import ConfigFile
+from ._exit import UsageError
+from ._fleet import CliState, state_of
+from ._output import Output
+
+# Names that the catalogue uses unchanged in mcp__<server>__<tool> (no sanitising, no hashing).
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+
+
+class Scope(enum.StrEnum):
+    project = "project"
+    user = "user"
+
+
+ScopeOpt = Annotated[
+    Scope | None,
+    typer.Option("--scope", help="Which file: project (.patchbay/mcp.yaml, the default) or user."),
+]
+NameArg = Annotated[str, typer.Argument(help="The server's name.", metavar="NAME")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("add")(add)
+    app.command("add-json")(add_json)
+    app.command("remove")(remove)
+    app.command("enable")(enable)
+    app.command("disable")(disable)
+
+
+# -------------------------------------------------------------------------------------- files
+
+
+def target_path(state: CliState, scope: Scope | None) -> Path:
+    """The file ``add`` writes to."""
+    if state.config_files:
+        if scope is not None:
+            raise UsageError("--scope and --config both choose the file; give one")
+        if len(state.config_files) > 1:
+            raise UsageError("config edits take exactly one --config FILE")
+        return state.config_files[0].expanduser().absolute()
+    if scope is Scope.user:
+        return user_config_path()
+    return find_project_config(Path.cwd()) or Path.cwd() / PROJECT_CONFIG
+
+
+def _file_defining(state: CliState, scope: Scope | None, name: str) -> ConfigFile:
+    """The file that defines ``name`` among the candidates; a miss suggests the nearest name."""
+    if state.config_files or scope is not None:
+        candidates = [target_path(state, scope)]
+    else:
+        candidates = [target_path(state, Scope.project), user_config_path()]
+    known: list[str] = []
+    for path in candidates:
+        file = ConfigFile.open(path)
+        names = list(file.servers())
+        if name in names:
+            return file
+        known.extend(names)
+    where = " or ".join(str(p) for p in candidates)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UsageError(f"no server named {name!r} in {where}{hint}")
+
+
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"invalid server name {name!r}: use 1-64 letters, digits, '-' or '_' "
+            "(it becomes part of every tool name, mcp__<server>__<tool>)"
+        )
+
+
+def validate_entry(name: str, entry: dict[str, Any]) -> None:
+    """Refuse an entry patchbay could not load, with the loader's own reason."""
+    try:
+        Config.from_dict({"servers": {name: entry}}, env=os.environ)
+    except errors.ConfigError as exc:
+        raise UsageError(
+            f"invalid server entry: {exc.path}: {exc.reason}" if exc.path else str(exc)
+        ) from None
+
+
+def _write(output: Output, file: ConfigFile, action: str, name: str, state: CliState) -> None:
+    file.save()
+    if output.json_mode:
+        output.json({"action": action, "server": name, "file": str(file.path)})
+    else:
+        output.print(f"{action} {name} in {file.path}")
+
+
+def _add_entry(ctx: typer.Context, name: str, entry: dict[str, Any], scope: Scope | None) -> None:
+    state = state_of(ctx)
+    output = state.output()
+    check_name(name)
+    validate_entry(name, entry)
+    file = ConfigFile.open(target_path(state, scope))
+    if name in file.servers():
+        raise UsageError(
+            f"a server named {name!r} already exists in {file.path}; "
+            f"remove it first (`patchbay remove {name}`) or choose another name"
+        )
+    file.add(name, entry)
+    _warn_unset(output, entry)
+    _write(output, file, "added", name, state)
+    from .trust import approve_added
+
+    if approve_added(file.path, name):  # the user typed this entry: no need to ask them to trust it
+        output.note(f"trusted {name}: you added it to the project file yourself")
+
+
+def _warn_unset(output: Output, entry: dict[str, Any]) -> None:
+    text = json.dumps(entry)
+    for var in dict.fromkeys(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text)):
+        if var not in os.environ:
+            output.warn(f"${{{var}}} is not set in this shell; the server fails to start until it is")
+
+
+# ----------------------------------------------------------------------------------- commands
+
+
+def add(
+    ctx: typer.Context,
+    *,
+    name: NameArg,
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(help="After --: the command and its arguments (a stdio server).", metavar="COMMAND"),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", "-e", help="KEY=VALUE for the server's environment (repeatable)."),
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="The URL of an HTTP or SSE server.")] = None,
+    transport: Annotated[
+        str | None, typer.Option("--transport", "-t", help="http or sse (default: from the URL).")
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", "-H", help="'Key: Value' HTTP header (repeatable).")
+    ] = None,
+    scope: ScopeOpt = None,
+) -> None:
+    """Add a server: `add NAME -- COMMAND [ARGS]...` or `add NAME --url URL`."""
+    entry: dict[str, Any] = {}
+    if command and url:
+        raise UsageError("give either a command (after --) or --url, not both")
+    if command:
+        if header or transport not in (None, "stdio"):
+            raise UsageError("--header and --transport are for --url servers")
+        entry["command"] = command[0]
+        if command[1:]:
+            entry["args"] = list(command[1:])
+    elif url:
+        if transport not in (None, "http", "sse"):
+            raise UsageError("--transport must be http or sse")
+        if transport:
+            entry["transport"] = transport
+        entry["url"] = url
+        if header:
+            entry["headers"] = dict(_header(h) for h in header)
+    else:
+        raise UsageError("give a command after -- (stdio) or --url URL (http/sse)")
+    if env:
+        if not command:
+            raise UsageError("--env is for stdio servers")
+        entry["env"] = dict(_env_pair(e) for e in env)
+    _add_entry(ctx, name, entry, scope)
+
+
+def add_json(
+    ctx: typer.Context,
+    *,
+    name: NameArg,
+    entry_json: Annotated[
+        str, typer.Argument(help='The entry as JSON, e.g. \'{"command": "uvx", ...}\'.', metavar="JSON")
+    ],
+    scope: ScopeOpt = None,
+) -> None:
+    """Add a server from a JSON entry (the shape of an mcpServers entry)."""
+    try:
+        entry = json.loads(entry_json)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(entry, dict):
+        raise UsageError("the entry must be a JSON object")
+    _add_entry(ctx, name, entry, scope)
+
+
+def remove(ctx: typer.Context, name: NameArg, scope: ScopeOpt = None) -> None:
+    """Remove a server from its config file."""
+    state = state_of(ctx)
+    file = _file_defining(state, scope, name)
+    file.remove(name)
+    _write(state.output(), file, "removed", name, state)
+
+
+def enable(ctx: typer.Context, name: NameArg, scope: ScopeOpt = None) -> None:
+    """Enable a server (removes its `enabled: false` / `disabled: true`)."""
+    _toggle(ctx, name, scope, True)
+
+
+def disable(ctx: typer.Context, name: NameArg, scope: ScopeOpt = None) -> None:
+    """Disable a server without removing it."""
+    _toggle(ctx, name, scope, False)
+
+
+def _toggle(ctx: typer.Context, name: str, scope: Scope | None, enabled: bool) -> None:
+    state = state_of(ctx)
+    output = state.output()
+    file = _file_defining(state, scope, name)
+    word = "enabled" if enabled else "disabled"
+    if not file.set_enabled(name, enabled):
+        if output.json_mode:
+            output.json({"action": "unchanged", "server": name, "file": str(file.path)})
+        else:
+            output.print(f"{name} is already {word} in {file.path}")
+        return
+    _write(output, file, word, name, state)
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--env expects KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _header(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition(":")
+    if not sep or not key.strip():
+        raise UsageError(f"--header expects 'Key: Value', got {text!r}")
+    return key.strip(), value.strip()

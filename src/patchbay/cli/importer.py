@@ -1,0 +1,359 @@
+"""``patchbay import [claude-desktop|claude-code|cursor|vscode|FILE]``: copy other hosts' servers.
+
+Where each host keeps its servers:
+
+==============  =====================================================================================
+claude-desktop  ``~/.config/Claude/claude_desktop_config.json`` (Linux),
+                ``~/Library/Application Support/Claude/claude_desktop_config.json`` (macOS)
+claude-code     ``~/.claude.json`` (top-level ``mcpServers`` and ``projects[<this dir or a parent>]``),
+                ``.mcp.json`` in the working directory
+cursor          ``~/.cursor/mcp.json``, ``.cursor/mcp.json``
+vscode          ``.vscode/mcp.json`` (``servers`` + ``inputs``)
+==============  =====================================================================================
+
+Without an argument every host above is read. Entries are copied as written (``${VAR}`` stays a
+reference), keeping only keys patchbay understands; the rest are named in the report. VS Code
+variables are converted where they have a meaning outside VS Code: ``${env:X}`` -> ``${X}``,
+``${workspaceFolder}`` -> the workspace path, ``${userHome}`` -> the home directory, and
+``${input:x}`` -> ``${X}`` (a prompt for a secret becomes an environment variable you set; the
+report says which). A server using any other VS Code variable is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .. import errors
+from ..config import Config
+from ._configfile import ConfigFile
+from ._exit import UsageError
+from ._fleet import state_of
+from .edit import Scope, target_path
+
+HOSTS = ("claude-desktop", "claude-code", "cursor", "vscode")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+# Keys copied from a foreign entry; everything else is reported as ignored.
+_KEEP = ("command", "args", "env", "cwd", "url", "headers", "disabled", "enabled")
+# Client-side approval settings: meaningless to patchbay, dropped without a note.
+_SILENT = frozenset({"alwaysAllow", "autoApprove", "watchPaths", "type", "transport", "transportType"})
+_TRANSPORTS = {
+    "stdio": "stdio",
+    "http": "http",
+    "streamable-http": "http",
+    "streamablehttp": "http",
+    "streamable_http": "http",
+    "sse": "sse",
+}
+_VSCODE_VAR = re.compile(
+    r"\$\{([A-Za-z]+):([^}]*)\}|\$\{(workspaceFolder|userHome|workspaceFolderBasename)\}"
+)
+
+
+@dataclass
+class Found:
+    """One server entry found in a host's file."""
+
+    name: str
+    entry: Any
+    source: str  # "claude-desktop: /path/file.json"
+    vscode: bool = False
+    workspace: Path | None = None
+
+
+@dataclass
+class Outcome:
+    imported: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    searched: list[str] = field(default_factory=list)
+
+
+class _Skip(Exception):
+    pass
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_servers)
+
+
+def import_servers(
+    ctx: typer.Context,
+    *,
+    source: Annotated[
+        str | None,
+        typer.Argument(help="claude-desktop, claude-code, cursor, vscode, or a file (default: every host)."),
+    ] = None,
+    scope: Annotated[
+        Scope | None, typer.Option("--scope", help="Where to write: project (default) or user.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be imported; write nothing.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
+) -> None:
+    """Copy servers from Claude Desktop, Claude Code, Cursor or VS Code into a patchbay file."""
+    state = state_of(ctx)
+    output = state.output(json_)
+    outcome = Outcome()
+    found = _discover(source, outcome)
+    destination = ConfigFile.open(target_path(state, scope))
+    existing = set(destination.servers())
+    taken: dict[str, str] = {}
+    for item in found:
+        name = item.name
+        notes: list[str] = []
+        try:
+            if not _NAME.match(name):
+                renamed = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:64] or "server"
+                notes.append(f"renamed from {name!r} (server names use letters, digits, '-' and '_')")
+                name = renamed
+            if name in existing:
+                raise _Skip(f"already configured in {destination.path}")
+            if name in taken:
+                raise _Skip(f"already imported from {taken[name]}")
+            entry = _convert(item, notes)
+            try:
+                Config.from_dict({"servers": {name: entry}}, env=os.environ)
+            except errors.ConfigError as exc:
+                raise _Skip(
+                    f"invalid entry: {exc.reason}" + (f" at {exc.path}" if exc.path else "")
+                ) from None
+        except _Skip as skip:
+            outcome.skipped.append({"name": item.name, "source": item.source, "reason": str(skip)})
+            continue
+        if not dry_run:
+            destination.add(name, entry)
+        taken[name] = item.source
+        outcome.imported.append({"name": name, "source": item.source, "notes": notes})
+    if outcome.imported and not dry_run:
+        destination.save()
+
+    if output.json_mode:
+        output.json(
+            {
+                "file": str(destination.path),
+                "dry_run": dry_run,
+                "imported": outcome.imported,
+                "skipped": outcome.skipped,
+                "searched": outcome.searched,
+            }
+        )
+        return
+    if not found:
+        output.note("no servers found; looked in:\n  " + "\n  ".join(outcome.searched))
+        return
+    verb = "would import" if dry_run else "imported"
+    for row in outcome.imported:
+        output.print(f"{verb} {row['name']}  ({row['source']})")
+        for note in row["notes"]:
+            output.print(f"    note: {note}")
+    for row in outcome.skipped:
+        output.print(f"skipped {row['name']}  ({row['source']}): {row['reason']}")
+    summary = f"{len(outcome.imported)} {verb}, {len(outcome.skipped)} skipped"
+    output.note(summary + ("" if dry_run or not outcome.imported else f"; written to {destination.path}"))
+
+
+# -------------------------------------------------------------------------------- discovering
+
+
+def _discover(source: str | None, outcome: Outcome) -> list[Found]:
+    if source is None:
+        found: list[Found] = []
+        for host in HOSTS:
+            found.extend(_host(host, outcome))
+        return found
+    if source in HOSTS:
+        found = _host(source, outcome)
+        if not any(Path(p).exists() for p in outcome.searched):
+            raise errors.ConfigError(
+                f"no {source} configuration found (looked in {', '.join(outcome.searched)})"
+            )
+        return found
+    path = Path(source).expanduser()
+    if not path.exists():
+        if "/" not in source and "." not in source:
+            raise UsageError(f"unknown source {source!r}: expected one of {', '.join(HOSTS)} or a file path")
+        raise errors.ConfigError("file not found", file=str(path))
+    outcome.searched.append(str(path))
+    data = _read(path)
+    vscode = isinstance(data, Mapping) and "inputs" in data
+    workspace = path.resolve().parent.parent if path.parent.name == ".vscode" else Path.cwd()
+    return _entries(data, f"{path}", vscode=vscode, workspace=workspace)
+
+
+def _host(host: str, outcome: Outcome) -> list[Found]:
+    home = Path.home()
+    cwd = Path.cwd()
+    found: list[Found] = []
+
+    def read(path: Path) -> Any:
+        outcome.searched.append(str(path))
+        return _read(path) if path.is_file() else None
+
+    if host == "claude-desktop":
+        for path in (
+            home / ".config" / "Claude" / "claude_desktop_config.json",
+            home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json",
+        ):
+            found.extend(_entries(read(path), f"claude-desktop: {path}"))
+    elif host == "claude-code":
+        path = home / ".claude.json"
+        data = read(path)
+        found.extend(_entries(data, f"claude-code: {path}"))
+        projects = data.get("projects") if isinstance(data, Mapping) else None
+        if isinstance(projects, Mapping):
+            for directory in (cwd, *cwd.parents):
+                project = projects.get(str(directory))
+                if isinstance(project, Mapping):
+                    found.extend(_entries(project, f"claude-code: {path} (project {directory})"))
+                    break
+        local = cwd / ".mcp.json"
+        found.extend(_entries(read(local), f"claude-code: {local}"))
+    elif host == "cursor":
+        for path in (home / ".cursor" / "mcp.json", cwd / ".cursor" / "mcp.json"):
+            found.extend(_entries(read(path), f"cursor: {path}"))
+    elif host == "vscode":
+        path = cwd / ".vscode" / "mcp.json"
+        found.extend(_entries(read(path), f"vscode: {path}", vscode=True, workspace=cwd))
+    return found
+
+
+def _read(path: Path) -> Any:
+    """A host's file: JSON (VS Code and Cursor allow comments and trailing commas: YAML reads those)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise errors.ConfigError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(_strip_json_comments(text))
+    except YAMLError:
+        raise errors.ConfigError("not valid JSON or YAML", file=str(path)) from None
+
+
+def _strip_json_comments(text: str) -> str:
+    """Drop ``//`` and ``/* */`` comments outside strings (JSONC, as VS Code writes)."""
+    out: list[str] = []
+    i, quote = 0, False
+    while i < len(text):
+        char = text[i]
+        if quote:
+            out.append(char)
+            if char == "\\" and i + 1 < len(text):
+                out.append(text[i + 1])
+                i += 1
+            elif char == '"':
+                quote = False
+        elif char == '"':
+            quote = True
+            out.append(char)
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = len(text) if end < 0 else end + 2
+            continue
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _entries(data: Any, source: str, *, vscode: bool = False, workspace: Path | None = None) -> list[Found]:
+    if not isinstance(data, Mapping):
+        return []
+    found = []
+    for key in ("mcpServers", "servers"):
+        block = data.get(key)
+        if isinstance(block, Mapping):
+            for name, entry in block.items():
+                found.append(Found(str(name), entry, source, vscode=vscode, workspace=workspace))
+    return found
+
+
+# --------------------------------------------------------------------------------- converting
+
+
+def _convert(item: Found, notes: list[str]) -> dict[str, Any]:
+    entry = item.entry
+    if not isinstance(entry, Mapping):
+        raise _Skip("the entry is not an object")
+    converted: dict[str, Any] = {}
+    ignored = [k for k in entry if k not in _KEEP and k not in _SILENT]
+    spelled = entry.get("type", entry.get("transport", entry.get("transportType")))
+    transport = _TRANSPORTS.get(str(spelled).lower()) if spelled is not None else None
+    if spelled is not None and transport is None:
+        raise _Skip(f"unsupported transport {spelled!r}")
+    url = entry.get("url") or entry.get("serverUrl")
+    if "serverUrl" in entry:
+        ignored.remove("serverUrl")
+    if transport in ("http", "sse") or (transport is None and url and not entry.get("command")):
+        if not url:
+            raise _Skip(f"a {transport} server without a url")
+        inferred = "sse" if str(url).rstrip("/").endswith("/sse") else "http"
+        if transport is not None and transport != inferred:
+            converted["transport"] = transport
+        converted["url"] = url
+        if entry.get("headers"):
+            converted["headers"] = entry["headers"]
+    else:
+        if not entry.get("command"):
+            raise _Skip("neither a command nor a url")
+        for key in ("command", "args", "env", "cwd"):
+            if entry.get(key) not in (None, [], {}):
+                converted[key] = entry[key]
+    for key in ("disabled", "enabled"):
+        if key in entry:
+            converted[key] = entry[key]
+    if "envFile" in entry:
+        notes.append("envFile is not supported: put those variables in env")
+        ignored.remove("envFile")
+    if ignored:
+        notes.append(f"ignored keys: {', '.join(ignored)}")
+    if item.vscode:
+        converted = _vscode_variables(converted, item.workspace or Path.cwd(), notes)
+    return converted
+
+
+def _vscode_variables(value: Any, workspace: Path, notes: list[str]) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _vscode_variables(v, workspace, notes) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_vscode_variables(v, workspace, notes) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        kind, arg, bare = match.group(1), match.group(2), match.group(3)
+        if bare == "workspaceFolder":
+            return str(workspace)
+        if bare == "workspaceFolderBasename":
+            return workspace.name
+        if bare == "userHome":
+            return str(Path.home())
+        if kind == "env":
+            return f"${{{arg}}}"
+        if kind == "input":
+            var = re.sub(r"[^A-Za-z0-9]+", "_", arg).strip("_").upper() or "INPUT"
+            note = f"${{input:{arg}}} became ${{{var}}}: set {var} in the environment"
+            if note not in notes:
+                notes.append(note)
+            return f"${{{var}}}"
+        raise _Skip(f"uses ${{{kind}:{arg}}}, a VS Code variable patchbay cannot resolve")
+
+    return _VSCODE_VAR.sub(replace, value)

@@ -1,0 +1,201 @@
+"""``patchbay list`` and ``patchbay get NAME``: the fleet's health, and one server in detail.
+
+Both are reports: they exit 0 even when a server failed (``doctor`` is the command whose exit
+code says whether everything works). Values of env variables and headers are never shown, and
+commands, arguments and URLs are shown as written in the file, with ``${VAR}`` unexpanded.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import typer
+
+from ..config import Config, ServerConfig
+from ._fleet import open_fleet, require_server, state_of
+from ._output import Output, ms, state_text
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_servers)
+    app.command("get")(get_server)
+
+
+def list_servers(ctx: typer.Context, json_: JsonFlag = False) -> None:
+    """Every configured server: transport, state, tool/resource/prompt counts, time to connect."""
+    import anyio
+
+    state = state_of(ctx)
+    output = state.output(json_)
+    config = state.load()
+    statuses = anyio.run(_statuses, config, None)
+    rows = [_server_summary(config.servers[name], status) for name, status in statuses.items()]
+    if output.json_mode:
+        output.json({"servers": rows})
+        return
+    if not rows:
+        output.note("no servers configured; add one with `patchbay add NAME -- COMMAND [ARGS...]`")
+        return
+    output.table(
+        ["NAME", "TRANSPORT", "STATE", "TOOLS", "RESOURCES", "PROMPTS", "CONNECT"],
+        [
+            [
+                row["name"],
+                row["transport"],
+                state_text(row["state"], row.get("error"), name=row["name"]),
+                _count(row, "tools"),
+                _count(row, "resources"),
+                _count(row, "prompts"),
+                ms(row.get("connect_ms")),
+            ]
+            for row in rows
+        ],
+    )
+
+
+def get_server(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument(help="The server's configured name.")],
+    json_: JsonFlag = False,
+) -> None:
+    """One server in detail: command or URL, env/header names, capabilities, protocol, last error."""
+    import anyio
+
+    state = state_of(ctx)
+    output = state.output(json_)
+    config = state.load()
+    require_server(config, name)
+    status = anyio.run(_statuses, config, [name])[name]
+    detail = _server_detail(config.servers[name], status)
+    if output.json_mode:
+        output.json(detail)
+        return
+    _print_detail(output, detail)
+
+
+async def _statuses(config: Config, names: list[str] | None) -> dict[str, dict[str, Any]]:
+    async with open_fleet(config, names) as manager:
+        return manager.status()
+
+
+def _count(row: dict[str, Any], key: str) -> str:
+    return str(row.get(key, 0)) if row["state"] == "ready" else "-"
+
+
+def _server_summary(server: ServerConfig, status: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "name",
+        "state",
+        "error",
+        "transport",
+        "enabled",
+        "tools",
+        "resources",
+        "resource_templates",
+        "prompts",
+        "connect_ms",
+        "protocol_version",
+    )
+    summary = {key: status.get(key) for key in keys}
+    summary.update(
+        name=server.name,
+        transport=server.transport,
+        enabled=server.enabled,
+        source=server.source,
+        layer=server.layer,
+    )
+    for key in ("tools", "resources", "resource_templates", "prompts"):
+        summary[key] = summary[key] or 0
+    return summary
+
+
+def redact_url(url: str) -> str:
+    """A URL with query values and user info hidden (hosted servers often carry a key there)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
+    if netloc != parts.netloc:
+        netloc = f"***@{netloc}"
+    query = "&".join(f"{key}=***" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _server_detail(server: ServerConfig, status: dict[str, Any]) -> dict[str, Any]:
+    raw = server.raw
+    detail: dict[str, Any] = {
+        "name": server.name,
+        "state": status.get("state"),
+        "error": status.get("error"),
+        "transport": server.transport,
+        "enabled": server.enabled,
+        "source": server.source,
+        "layer": server.layer,
+        "command": raw.get("command") if server.transport == "stdio" else None,
+        "args": [str(a) for a in raw.get("args") or []] if server.transport == "stdio" else [],
+        "cwd": raw.get("cwd"),
+        "url": redact_url(str(raw.get("url"))) if server.transport != "stdio" and raw.get("url") else None,
+        "env": sorted(server.env),
+        "headers": sorted(server.headers),
+        "protocol_version": status.get("protocol_version"),
+        "server_info": {"name": status.get("server_name"), "version": status.get("server_version")}
+        if status.get("server_name") is not None
+        else None,
+        "capabilities": status.get("capabilities"),
+        "tools": status.get("tools") or 0,
+        "resources": status.get("resources") or 0,
+        "resource_templates": status.get("resource_templates") or 0,
+        "prompts": status.get("prompts") or 0,
+        "connect_ms": status.get("connect_ms"),
+        "phases": status.get("phases"),
+    }
+    return detail
+
+
+def _print_detail(output: Output, d: dict[str, Any]) -> None:
+    from rich.text import Text
+
+    def line(label: str, value: str | Text) -> None:
+        output.print(Text(f"{label:<13}", style="bold"), value)
+
+    output.print(Text(d["name"], style="bold"))
+    line("state", state_text(d["state"], d["error"], name=d["name"], with_error=False))
+    if d["error"]:
+        line("last error", d["error"])
+    line("transport", d["transport"])
+    if d["source"]:
+        line("defined in", f"{d['source']} ({d['layer']})")
+    if d["command"] is not None:
+        line("command", " ".join([str(d["command"]), *(_shell_word(a) for a in d["args"])]))
+    if d["cwd"]:
+        line("cwd", d["cwd"])
+    if d["url"]:
+        line("url", d["url"])
+    line("env", ", ".join(d["env"]) or "-")
+    if d["transport"] != "stdio":
+        line("headers", ", ".join(d["headers"]) or "-")
+    if d["server_info"]:
+        info = d["server_info"]
+        line("server", f"{info['name']} {info['version'] or ''}".strip())
+    if d["protocol_version"]:
+        line("protocol", d["protocol_version"])
+    if d["capabilities"] is not None:
+        line("capabilities", ", ".join(sorted(d["capabilities"])) or "-")
+    if d["state"] == "ready":
+        line(
+            "offers",
+            f"{d['tools']} tools, {d['resources']} resources, "
+            f"{d['resource_templates']} templates, {d['prompts']} prompts",
+        )
+        line("connected in", ms(d["connect_ms"]))
+
+
+def _shell_word(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
