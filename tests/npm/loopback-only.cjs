@@ -67,6 +67,42 @@ function rewrite(args) {
   return args;
 }
 
+// A listen without a host binds at once (the port is known right after listen() returns); one with a
+// host first resolves it, even 127.0.0.1, so `server.listen(0); server.address().port` would throw.
+// Harnesses such as @modelcontextprotocol/conformance rely on the former, so for host-less calls
+// bind 127.0.0.1 synchronously through the same internal step listen() ends in (`_listen2`).
+function hostless(args) {
+  const [first, second] = args;
+  const cb = args.find((arg) => typeof arg === "function");
+  if (first === undefined || first === null || typeof first === "function") {
+    return { port: 0, backlog: undefined, cb };
+  }
+  if (isPort(first) && (second === undefined || second === null || typeof second !== "string")) {
+    return { port: Number(first), backlog: typeof second === "number" ? second : undefined, cb };
+  }
+  if (typeof first === "object" && !("_handle" in first)) {
+    const keys = Object.keys(first).filter((key) => first[key] !== undefined);
+    if (keys.every((key) => key === "port" || key === "backlog") && (first.port == null || isPort(first.port))) {
+      return { port: Number(first.port || 0), backlog: first.backlog, cb };
+    }
+  }
+  return null;
+}
+
+function listenNow(server, spec) {
+  if (typeof server._listen2 !== "function" || server._handle || require("node:cluster").isWorker) {
+    return false;
+  }
+  if (spec.cb) server.once("listening", spec.cb);
+  server._listeningId = (server._listeningId || 0) + 1;
+  server._listen2(LOOPBACK, spec.port, 4, spec.backlog || 511, undefined, 0);
+  return true;
+}
+
 net.Server.prototype.listen = function listen(...args) {
+  const spec = hostless(args);
+  if (spec !== null && listenNow(this, spec)) {
+    return this;
+  }
   return originalListen.apply(this, rewrite(args));
 };
