@@ -1,0 +1,104 @@
+"""The CLI's pure helpers, in-process: exit-code mapping, argument coercion, result rendering rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from patchbay import errors
+from patchbay.cli._exit import UsageError, error_object, exit_code_for
+from patchbay.cli._fleet import parse_arguments
+from patchbay.cli.invoke import _repeats_text
+from patchbay.cli.servers import redact_url
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (UsageError("bad"), 1),
+        (errors.ServerNotFound("x", ["y"]), 1),
+        (errors.ToolNotFound("no tool"), 1),
+        (errors.ConfigError("bad", file="f.yaml", path="servers.x"), 2),
+        (errors.AuthRequired("remote", "HTTP 401"), 3),
+        (errors.ServerUnavailable("remote", "needs_auth"), 3),
+        (errors.ServerUnavailable("x", "failed", "server is failed: boom"), 4),
+        (errors.ConnectError("x", "command not found"), 4),
+        (errors.ToolTimeout("x", "tool 'hang' timed out after 1s", timeout=1), 4),
+        (errors.ProtocolError("x", "bad", code=-32602), 4),
+        (RuntimeError("unexpected"), 4),
+    ],
+)
+def test_exit_codes(exc: Exception, code: int) -> None:
+    assert exit_code_for(exc) == code
+
+
+def test_error_object_names_server_state_file_and_path() -> None:
+    obj = error_object(errors.ServerUnavailable("git", "failed", "server is failed: boom"), 4)
+    assert obj == {
+        "error": {
+            "type": "ServerUnavailable",
+            "message": "git: server is failed: boom",
+            "exit_code": 4,
+            "server": "git",
+            "state": "failed",
+        }
+    }
+    config = error_object(
+        errors.ConfigError("expected a string", file="/f.yaml", path="servers.x.command"), 2
+    )
+    assert config["error"]["file"] == "/f.yaml"
+    assert config["error"]["path"] == "servers.x.command"
+
+
+def test_arguments_are_json_coerced_unless_the_schema_says_string() -> None:
+    schema = {
+        "properties": {
+            "zip": {"type": "string"},
+            "maybe": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "n": {"type": "integer"},
+        }
+    }
+    args = parse_arguments(
+        ["n=3", "flag=true", "ids=[1,2]", "name=Ada", "zip=01234", "empty=", "eq=a=b"],
+        '{"n": 1, "x": null}',
+        schema,
+    )
+    assert args == {
+        "n": 3,
+        "x": None,
+        "flag": True,
+        "ids": [1, 2],
+        "name": "Ada",
+        "zip": "01234",
+        "empty": "",
+        "eq": "a=b",
+    }
+    assert parse_arguments(["maybe=7"], None, schema) == {"maybe": 7}  # not declared only-string
+    with pytest.raises(UsageError, match="expected key=value"):
+        parse_arguments(["novalue"], None)
+    with pytest.raises(UsageError, match="not valid JSON"):
+        parse_arguments([], "{oops")
+    with pytest.raises(UsageError, match="JSON object"):
+        parse_arguments([], "[1]")
+
+
+def test_structured_content_is_printed_only_when_it_adds_something() -> None:
+    class Text:
+        type = "text"
+
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+    assert _repeats_text({"result": "hello"}, [Text("hello")])
+    assert _repeats_text({"result": 42}, [Text("42")])
+    assert _repeats_text({"a": 1}, [Text('{"a": 1}')])
+    assert not _repeats_text({"result": ["a", "b"]}, [Text("a"), Text("b")])  # a list says more
+    assert not _repeats_text({"temperature": 21.5, "unit": "C"}, [Text("It is 21.5 C")])
+    assert not _repeats_text({"result": "x"}, [])
+
+
+def test_urls_are_shown_with_secrets_masked() -> None:
+    assert (
+        redact_url("https://user:pw@example.com/mcp?key=abc&x=1")
+        == "https://***@example.com/mcp?key=***&x=***"
+    )
+    assert redact_url("http://127.0.0.1:8000/mcp") == "http://127.0.0.1:8000/mcp"
