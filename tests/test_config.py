@@ -593,7 +593,7 @@ def test_explicit_paths_skip_the_default_layers(tmp_path: Path, user_file: Path)
 def test_a_file_reached_by_two_layers_is_read_once(tmp_path: Path, user_file: Path) -> None:
     project = write(tmp_path, ".patchbay/mcp.yaml", "servers:\n  p: {command: p}\n")
     paths = default_config_paths(env={"PATCHBAY_CONFIG": str(project)}, cwd=tmp_path)
-    assert paths == [(project, "project")]
+    assert paths == [(project, "env")]  # read once; named by PATCHBAY_CONFIG, so trusted
 
 
 def test_find_project_config_walks_up(tmp_path: Path) -> None:
