@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMPS := .stamps
 NPM_DIR := tests/npm
 
-.PHONY: run test lint typecheck pytest setup clean
+.PHONY: run test lint typecheck pytest conformance bench setup clean
 
 run: $(STAMPS)/venv
 	$(BIN)/python examples/demo.py
@@ -23,6 +23,25 @@ typecheck: $(STAMPS)/venv
 pytest: $(STAMPS)/venv $(STAMPS)/npm
 	$(BIN)/pytest -q
 
+# The official MCP conformance suite's 26 client scenarios, one at a time (tests/conformance/run.py).
+conformance: $(STAMPS)/venv $(STAMPS)/npm
+	$(BIN)/python tests/conformance/run.py
+
+# Side-by-side benchmarks against the SDK and the other Python MCP clients (< 20 min on 2 cores):
+# regenerates benchmarks/RESULTS.md and benchmarks/benchmarks.png. Peers live only in the two
+# bench venvs (.venv: SDK 2.x + patchbay + fastmcp; .venv-mcp1: langchain-mcp-adapters, mcp-use).
+bench: $(STAMPS)/venv $(STAMPS)/bench
+	benchmarks/.venv/bin/python benchmarks/run.py
+	benchmarks/.venv/bin/python benchmarks/report.py
+
+$(STAMPS)/bench: pyproject.toml benchmarks/requirements-sdk2.txt benchmarks/requirements-sdk1.txt
+	@mkdir -p $(STAMPS)
+	test -x benchmarks/.venv/bin/python || $(PYTHON) -m venv benchmarks/.venv
+	test -x benchmarks/.venv-mcp1/bin/python || $(PYTHON) -m venv benchmarks/.venv-mcp1
+	benchmarks/.venv/bin/python -m pip install -q -r benchmarks/requirements-sdk2.txt -e .
+	benchmarks/.venv-mcp1/bin/python -m pip install -q -r benchmarks/requirements-sdk1.txt
+	@touch $@
+
 setup: $(STAMPS)/venv $(STAMPS)/npm
 
 $(STAMPS)/venv: pyproject.toml
@@ -38,4 +57,4 @@ $(STAMPS)/npm: $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 	@touch $@
 
 clean:
-	rm -rf $(VENV) $(STAMPS) $(NPM_DIR)/node_modules
+	rm -rf $(VENV) $(STAMPS) $(NPM_DIR)/node_modules benchmarks/.venv benchmarks/.venv-mcp1
