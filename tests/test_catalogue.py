@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from types import SimpleNamespace
 
 from patchbay.catalogue import Catalogue, ServerListing, assign_names, exposed_name, filter_tools
@@ -86,3 +88,16 @@ def test_template_matching() -> None:
     assert catalogue.servers_for_uri("notes://note/welcome") == ["notes"]
     assert catalogue.servers_for_uri("notes://note/a/b") == []
     assert catalogue.servers_for_uri("other://x") == []
+
+
+def test_every_public_name_resolves_lazily() -> None:
+    """`import patchbay` imports nothing heavy; each name in __all__ still resolves on first use."""
+    code = (
+        "import sys, patchbay\n"
+        "assert 'pydantic' not in sys.modules and 'mcp' not in sys.modules\n"
+        "missing = [n for n in patchbay.__all__ if getattr(patchbay, n, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert 'mcp' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -1,36 +1,42 @@
 """patchbay: connect one agent to every MCP server it needs.
 
 The public API is what this module exports; everything in modules starting with ``_`` is private.
-Importing patchbay does not import the MCP SDK: that happens when the first server connects.
+Names are imported on first use (PEP 562), so ``import patchbay`` costs almost nothing and the
+CLI's ``--help`` never pays for pydantic models or the MCP SDK; the SDK itself is imported only
+when the first server connects.
 """
 
 from __future__ import annotations
 
-from .catalogue import Prompt, PromptArgument, Resource, ResourceTemplate, Tool
-from .config import Config, ReconnectSettings, ServerConfig, Settings, load_config
-from .errors import (
-    AuthRequired,
-    ConfigError,
-    ConnectError,
-    ConnectionLost,
-    InvalidToolCall,
-    NotFoundError,
-    PatchbayError,
-    PromptNotFound,
-    ProtocolError,
-    RequestTimeout,
-    ResourceNotFound,
-    ServerError,
-    ServerNotFound,
-    ServerUnavailable,
-    ToolNotFound,
-    ToolTimeout,
-    TrustStoreError,
-)
-from .events import CatalogueChanged, Event, EventStream, LogMessage, ResourceUpdated, ServerStateChanged
-from .handlers import ElicitationRequest, ElicitationResponse, Handlers, Root, SamplingRequest
-from .manager import MCPManager, ProgressCallback, get_manager
-from .results import Completion, PromptResult, ResourceResult, ToolResult
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .catalogue import Prompt, PromptArgument, Resource, ResourceTemplate, Tool
+    from .config import Config, ReconnectSettings, ServerConfig, Settings, load_config
+    from .errors import (
+        AuthRequired,
+        ConfigError,
+        ConnectError,
+        ConnectionLost,
+        InvalidToolCall,
+        NotFoundError,
+        PatchbayError,
+        PromptNotFound,
+        ProtocolError,
+        RequestTimeout,
+        ResourceNotFound,
+        ServerError,
+        ServerNotFound,
+        ServerUnavailable,
+        ToolNotFound,
+        ToolTimeout,
+        TrustStoreError,
+    )
+    from .events import CatalogueChanged, Event, EventStream, LogMessage, ResourceUpdated, ServerStateChanged
+    from .handlers import ElicitationRequest, ElicitationResponse, Handlers, Root, SamplingRequest
+    from .manager import MCPManager, ProgressCallback, get_manager
+    from .results import Completion, PromptResult, ResourceResult, ToolResult
 
 __version__ = "0.1.0"
 
@@ -82,3 +88,66 @@ __all__ = [
     "get_manager",
     "load_config",
 ]
+
+
+# Public name -> the module (in this package) that defines it.
+_LAZY: dict[str, str] = {
+    "AuthRequired": "errors",
+    "CatalogueChanged": "events",
+    "Completion": "results",
+    "Config": "config",
+    "ConfigError": "errors",
+    "ConnectError": "errors",
+    "ConnectionLost": "errors",
+    "ElicitationRequest": "handlers",
+    "ElicitationResponse": "handlers",
+    "Event": "events",
+    "EventStream": "events",
+    "Handlers": "handlers",
+    "InvalidToolCall": "errors",
+    "LogMessage": "events",
+    "MCPManager": "manager",
+    "NotFoundError": "errors",
+    "PatchbayError": "errors",
+    "ProgressCallback": "manager",
+    "Prompt": "catalogue",
+    "PromptArgument": "catalogue",
+    "PromptNotFound": "errors",
+    "PromptResult": "results",
+    "ProtocolError": "errors",
+    "ReconnectSettings": "config",
+    "RequestTimeout": "errors",
+    "Resource": "catalogue",
+    "ResourceNotFound": "errors",
+    "ResourceResult": "results",
+    "ResourceTemplate": "catalogue",
+    "ResourceUpdated": "events",
+    "Root": "handlers",
+    "SamplingRequest": "handlers",
+    "ServerConfig": "config",
+    "ServerError": "errors",
+    "ServerNotFound": "errors",
+    "ServerStateChanged": "events",
+    "ServerUnavailable": "errors",
+    "Settings": "config",
+    "Tool": "catalogue",
+    "ToolNotFound": "errors",
+    "ToolResult": "results",
+    "ToolTimeout": "errors",
+    "TrustStoreError": "errors",
+    "get_manager": "manager",
+    "load_config": "config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'patchbay' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

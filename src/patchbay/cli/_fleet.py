@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ..config import Config, load_config
 from ._exit import UsageError
 from ._output import Output
 
 if TYPE_CHECKING:
     import typer
 
+    from ..config import Config
     from ..manager import MCPManager
 
 
@@ -40,6 +40,8 @@ class CliState:
 
     def load(self) -> Config:
         """The merged config: the ``--config`` files, else the user/project/env layers."""
+        from ..config import load_config
+
         return load_config(self.config_files or None)
 
 

@@ -18,14 +18,16 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..config import Config, ServerConfig
 from . import _exit
 from ._fleet import open_fleet, require_server, state_of
 from ._output import Output, first_line, ms, state_text
+
+if TYPE_CHECKING:
+    from ..config import Config, ServerConfig
 
 _NOISE = "non-JSON-RPC line on stdout"
 

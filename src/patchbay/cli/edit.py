@@ -20,7 +20,6 @@ from typing import Annotated, Any
 import typer
 
 from .. import errors
-from ..config import PROJECT_CONFIG, Config, find_project_config, user_config_path
 from ._configfile import ConfigFile
 from ._exit import UsageError
 from ._fleet import CliState, state_of
@@ -62,7 +61,11 @@ def target_path(state: CliState, scope: Scope | None) -> Path:
             raise UsageError("config edits take exactly one --config FILE")
         return state.config_files[0].expanduser().absolute()
     if scope is Scope.user:
+        from ..config import user_config_path
+
         return user_config_path()
+    from ..config import PROJECT_CONFIG, find_project_config
+
     return find_project_config(Path.cwd()) or Path.cwd() / PROJECT_CONFIG
 
 
@@ -71,6 +74,8 @@ def _file_defining(state: CliState, scope: Scope | None, name: str) -> ConfigFil
     if state.config_files or scope is not None:
         candidates = [target_path(state, scope)]
     else:
+        from ..config import user_config_path
+
         candidates = [target_path(state, Scope.project), user_config_path()]
     known: list[str] = []
     for path in candidates:
@@ -96,6 +101,8 @@ def check_name(name: str) -> None:
 def validate_entry(name: str, entry: dict[str, Any]) -> None:
     """Refuse an entry patchbay could not load, with the loader's own reason."""
     try:
+        from ..config import Config
+
         Config.from_dict({"servers": {name: entry}}, env=os.environ)
     except errors.ConfigError as exc:
         raise UsageError(

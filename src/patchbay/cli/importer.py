@@ -32,7 +32,6 @@ from typing import Annotated, Any
 import typer
 
 from .. import errors
-from ..config import Config
 from ._configfile import ConfigFile
 from ._exit import UsageError
 from ._fleet import state_of
@@ -120,6 +119,8 @@ def import_servers(
                 raise _Skip(f"already imported from {taken[name]}")
             entry = _convert(item, notes)
             try:
+                from ..config import Config
+
                 Config.from_dict({"servers": {name: entry}}, env=os.environ)
             except errors.ConfigError as exc:
                 raise _Skip(

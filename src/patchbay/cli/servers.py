@@ -7,14 +7,16 @@ commands, arguments and URLs are shown as written in the file, with ``${VAR}`` u
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import typer
 
-from ..config import Config, ServerConfig
 from ._fleet import open_fleet, require_server, state_of
 from ._output import Output, ms, state_text
+
+if TYPE_CHECKING:
+    from ..config import Config, ServerConfig
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 

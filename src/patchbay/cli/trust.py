@@ -9,15 +9,17 @@ approval on ``y``; ``--yes`` approves without asking, for scripts. See ``patchba
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
 
-from ..config import ServerConfig, find_project_config
 from ._exit import UsageError
 from ._fleet import require_server, state_of
 from ._output import Output
+
+if TYPE_CHECKING:
+    from ..config import ServerConfig
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
@@ -94,6 +96,8 @@ def untrust_server(
         removed = store.revoke(server)
     else:
         # The entry may be gone from the file already; its approval can still be withdrawn.
+        from ..config import find_project_config
+
         project = find_project_config(Path.cwd())
         removed = project is not None and store.forget(project, name)
         if not removed:
