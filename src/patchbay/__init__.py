@@ -9,6 +9,7 @@ when the first server connects.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
     from .results import Completion, PromptResult, ResourceResult, ToolResult
 
 __version__ = "0.1.0"
+
+# A library logs, the application decides where it goes: without its own logging set-up, nothing
+# reaches stderr (failures are in status() and in the exceptions calls raise).
+logging.getLogger("patchbay").addHandler(logging.NullHandler())
 
 __all__ = [
     "AuthRequired",
