@@ -270,14 +270,15 @@ class StdioTransport:
 
     @asynccontextmanager
     async def _run(self) -> AsyncIterator[tuple[Any, Any]]:
-        from mcp.shared.message import SessionMessage
-        from mcp_types import jsonrpc_message_adapter
-
         process = await self._spawn()
         pid = self.pid = process.pid
         with _live_lock:
             _live_groups[pid] = pid
         _reaper.notify(pid, alive=True)
+        # Imported after the spawn, so the server starts while the SDK's types load.
+        from mcp.shared.message import SessionMessage
+        from mcp_types import jsonrpc_message_adapter
+
         assert process.stdin is not None
         assert process.stdout is not None
         assert process.stderr is not None

@@ -159,20 +159,25 @@ def _rejected_unsent(exc: Any, transport: ManagedTransport | None) -> bool:
     return "session" in message.lower() or message == "Server returned an error response"
 
 
-class _TimedOpen:
-    """Passes a transport to the SDK unchanged, calling ``on_open`` once it is open (spawn timing)."""
+class _Opened:
+    """An already-open transport handed to the SDK: it gets the streams, the owner task closes it."""
 
-    def __init__(self, inner: ManagedTransport, on_open: Callable[[], None]) -> None:
-        self._inner = inner
+    def __init__(self, streams: Any, on_open: Callable[[], None]) -> None:
+        self._streams = streams
         self._on_open = on_open
 
     async def __aenter__(self) -> Any:
-        streams = await self._inner.__aenter__()
         self._on_open()
-        return streams
+        return self._streams
 
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
-        return await self._inner.__aexit__(*exc_info)
+    async def __aexit__(self, *exc_info: Any) -> None:
+        return None
+
+
+def _sdk_client() -> type[Client]:
+    from mcp import Client
+
+    return Client
 
 
 class Connection:
@@ -184,7 +189,7 @@ class Connection:
         settings: Settings,
         *,
         on_listing_changed: Callable[[Connection], None],
-        client_options: Mapping[str, Any] | None = None,
+        client_options: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.config = config
@@ -200,7 +205,9 @@ class Connection:
         self._subscription_error: str | None = None
         self.auth_factory: Callable[[ServerConfig], Any] | None = None
         """Set by the manager: the ``httpx2.Auth`` for an HTTP/SSE server's next attempt (or ``None``)."""
-        self._client_options = dict(client_options or {})
+        # A factory is called at each attempt, after the transport is open: building SDK objects
+        # imports the SDK, and a server should already be starting while that happens.
+        self._client_options = client_options if callable(client_options) else dict(client_options or {})
         self.state: State = State.DISABLED if not config.enabled else State.CLOSED
         self.error: str | None = config.error
         self.listing = ServerListing()
@@ -395,8 +402,6 @@ class Connection:
 
     async def _session(self, reconnecting: bool) -> bool:
         """One connection attempt and, if it succeeds, its whole life. Returns whether it was ready."""
-        from mcp import Client
-
         if not reconnecting:
             self._set_state(State.CONNECTING)
         self._wake = anyio.Event()
@@ -417,14 +422,21 @@ class Connection:
         self.phases = {}
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as connect_scope:
-                async with Client(
-                    _TimedOpen(transport, lambda: self._phase_done("spawn")),
-                    mode=self.config.protocol,
-                    message_handler=self._on_message,
-                    logging_callback=self._on_log,
-                    cache=None,
-                    **self._client_options,
-                ) as client:
+                # The transport is opened before the SDK is imported: the first connect of a
+                # process pays ~0.5 s for that import, and the servers now start meanwhile.
+                async with (
+                    transport as streams,
+                    _sdk_client()(
+                        _Opened(streams, lambda: self._phase_done("spawn")),
+                        mode=self.config.protocol,
+                        message_handler=self._on_message,
+                        logging_callback=self._on_log,
+                        cache=None,
+                        **(
+                            self._client_options() if callable(self._client_options) else self._client_options
+                        ),
+                    ) as client,
+                ):
                     self._phase_done("handshake")
                     self.pid = transport.pid
                     self.listing = await self._list_all(client)

@@ -166,13 +166,19 @@ class MCPManager:
             self._start_auto()
 
     def _new_connection(self, server: Any) -> Connection:
-        from mcp.types import Implementation
-
         name = server.name
         callbacks = ServerCallbacks(name, self._handlers, lambda: self._roots_for(name))
-        options = {"client_info": Implementation(name=self._client_name, version=_version())}
-        options.update(callbacks.client_options())
-        options.update(self._client_options)
+
+        def options() -> dict[str, Any]:
+            from mcp.types import Implementation
+
+            built: dict[str, Any] = {
+                "client_info": Implementation(name=self._client_name, version=_version())
+            }
+            built.update(callbacks.client_options())
+            built.update(self._client_options)
+            return built
+
         conn = Connection(
             server,
             self._config.settings,
