@@ -10,10 +10,10 @@ warning at registration, which is silenced here.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Callable
 
+from _serve import serve, transport_args
 from mcp.server.mcpserver import MCPServer
 
 LONG_NAME = "a_tool_name_that_is_exactly_sixty_characters_long_0123456789"
@@ -50,22 +50,8 @@ def _returns(name: str) -> Callable[[], str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
-    parser.add_argument(
-        "--port", type=int, default=0, help="HTTP/SSE port on 127.0.0.1 (default 0: any free port)"
-    )
-    args = parser.parse_args()
-
-    mcp = build_server()
-    if args.transport == "stdio":
-        mcp.run("stdio")
-    elif args.transport == "http":
-        mcp.run("streamable-http", host="127.0.0.1", port=args.port)
-    else:
-        mcp.run("sse", host="127.0.0.1", port=args.port)
+    args = transport_args(__doc__).parse_args()
+    serve(build_server(), args.transport, args.port)
 
 
 if __name__ == "__main__":

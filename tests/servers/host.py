@@ -24,12 +24,12 @@ whose `name` completes from a fixed list.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import os
 from typing import Annotated, Any
 
+from _serve import serve, transport_args
 from mcp import types
 from mcp.server import NotificationOptions
 from mcp.server.elicitation import ElicitationResult
@@ -204,19 +204,8 @@ def build_server() -> MCPServer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args()
-    mcp = build_server()
-    if args.transport == "stdio":
-        mcp.run("stdio")
-    elif args.transport == "http":
-        mcp.run("streamable-http", host="127.0.0.1", port=args.port)
-    else:
-        mcp.run("sse", host="127.0.0.1", port=args.port)
+    args = transport_args(__doc__).parse_args()
+    serve(build_server(), args.transport, args.port)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,10 @@ clients that opened `subscriptions/listen`. Each is a silent no-op in the other 
 
 from __future__ import annotations
 
-import argparse
 import functools
 from collections.abc import Callable
 
+from _serve import serve, transport_args
 from mcp.server import NotificationOptions
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -146,22 +146,8 @@ def build_server() -> MCPServer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
-    parser.add_argument(
-        "--port", type=int, default=0, help="HTTP/SSE port on 127.0.0.1 (default 0: any free port)"
-    )
-    args = parser.parse_args()
-
-    mcp = build_server()
-    if args.transport == "stdio":
-        mcp.run("stdio")
-    elif args.transport == "http":
-        mcp.run("streamable-http", host="127.0.0.1", port=args.port)
-    else:
-        mcp.run("sse", host="127.0.0.1", port=args.port)
+    args = transport_args(__doc__).parse_args()
+    serve(build_server(), args.transport, args.port)
 
 
 if __name__ == "__main__":
