@@ -211,6 +211,8 @@ class Connection:
         self.state: State = State.DISABLED if not config.enabled else State.CLOSED
         self.error: str | None = config.error
         self.listing = ServerListing()
+        self._tool_names: set[str] = set()
+        self._tool_names_of: ServerListing | None = None
         self.protocol_version: str | None = None
         self.server_name: str | None = None
         self.server_version: str | None = None
@@ -861,6 +863,14 @@ class Connection:
 
     # ----------------------------------------------------------------------------- requests
 
+    def offers_tool(self, name: str) -> bool:
+        """Whether the current listing has this tool (a set lookup, rebuilt when the listing changes)."""
+        listing = self.listing
+        if listing is not self._tool_names_of:
+            self._tool_names = {tool.name for tool in listing.tools}
+            self._tool_names_of = listing
+        return name in self._tool_names
+
     async def _wait_ready(self) -> Client:
         while True:
             # A session whose death was noticed but not yet handled is not ready: wait for the next.
@@ -902,7 +912,9 @@ class Connection:
         with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
             while True:
                 waiting = True
-                client = await self._wait_ready()
+                client = self._client
+                if client is None or self.state != State.READY or self._wake.is_set():
+                    client = await self._wait_ready()
                 waiting = False
                 transport = self._transport
                 try:

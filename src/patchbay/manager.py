@@ -498,7 +498,10 @@ class MCPManager:
         With ``reset_timeout_on_progress`` (default: the server's config option) each progress
         notification restarts the deadline, but never beyond ``max_total_timeout`` from the start.
         """
-        tool: Tool = await self._resolve("tool", name, server, timeout)
+        # The common case, an exposed name of a ready server, costs one dict lookup.
+        tool: Tool | None = self.catalogue.tools.get(name) if server is None else None
+        if tool is None:
+            tool = await self._resolve("tool", name, server, timeout)
         conn = self._get(tool.server)
         original = tool.original_name
         limit = conn.timeout if timeout is None else timeout
@@ -507,7 +510,7 @@ class MCPManager:
         started = anyio.current_time()
 
         async def operation(client: Client, scope: anyio.CancelScope) -> ToolResult:
-            if all(t.name != original for t in conn.listing.tools):
+            if not conn.offers_tool(original):
                 raise errors.ToolNotFound(f"{tool.server} no longer offers the tool {original!r}")
 
             async def on_progress(value: float, total: float | None, message: str | None) -> None:
