@@ -14,6 +14,8 @@ import re
 import weakref
 from collections.abc import Iterable, Mapping
 
+from ._stdio import _SAFE_ENV_NAMES
+
 __all__ = ["argument_secrets", "guard_loggers", "register_secrets"]
 
 # Shorter values are too likely to be ordinary words or numbers to be worth hiding.
@@ -21,10 +23,13 @@ _MIN_LENGTH = 4
 # Loggers that print request URLs; a server's own logger is guarded when it registers.
 _HTTP_LOGGERS = ("httpx2", "httpx")
 # Variables whose values are paths and names, not secrets: ``${HOME}/bin`` in args stays readable.
-_NOT_SECRET = frozenset(
-    {"HOME", "LOGNAME", "PATH", "PWD", "SHELL", "TERM", "TMPDIR", "USER", "LANG", "LC_ALL"}
-)
+_NOT_SECRET = frozenset({*_SAFE_ENV_NAMES, "PWD"})
 _REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
+
+
+def normalise_secrets(secrets: Iterable[str]) -> list[str]:
+    """Unique values worth hiding, longest first, so masking leaves no partial leftovers."""
+    return sorted({s for s in secrets if len(s) >= _MIN_LENGTH}, key=len, reverse=True)
 
 
 def argument_secrets(written: Iterable[object], environ: Mapping[str, str] | None = None) -> list[str]:
@@ -52,7 +57,7 @@ class _SecretFilter(logging.Filter):
         self._by_owner: weakref.WeakKeyDictionary[object, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
     def register(self, owner: object, secrets: Iterable[str]) -> None:
-        values = tuple(sorted({s for s in secrets if len(s) >= _MIN_LENGTH}, key=len, reverse=True))
+        values = tuple(normalise_secrets(secrets))
         if values:
             self._by_owner[owner] = values
         else:

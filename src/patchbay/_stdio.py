@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
@@ -222,14 +222,12 @@ class StdioTransport:
         cwd: str | None,
         shutdown_grace: float = 2.0,
         log_name: str = "server",
-        on_stderr: Callable[[str], None] | None = None,
     ) -> None:
         self.command = command
         self.args = list(args)
         self.env = dict(env)
         self.cwd = cwd
         self.shutdown_grace = shutdown_grace
-        self.on_stderr = on_stderr
         self.pid: int | None = None
         self.returncode: int | None = None
         self.ended = anyio.Event()
@@ -345,8 +343,6 @@ class StdioTransport:
                     text = raw.decode("utf-8", "replace").rstrip()[:_STDERR_LINE_CHARS]
                     self._stderr_tail.append(text)
                     self._log.debug("%s", text)
-                    if self.on_stderr is not None:
-                        self.on_stderr(text)
 
         async def watch_exit() -> None:
             # A grandchild holding our stdout open would hide the leader's death from the reader.

@@ -140,9 +140,6 @@ class TokenStore:
         data["auth_server_metadata"] = metadata.model_dump(mode="json", exclude_none=True)
         self._write(data)
 
-    def has_tokens(self) -> bool:
-        return bool(self._read().get("tokens"))
-
     def expires_at(self) -> float | None:
         value = self._read().get("expires_at")
         return float(value) if isinstance(value, (int, float)) else None

@@ -11,6 +11,7 @@ original by string manipulation.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -142,6 +143,7 @@ class ResourceTemplate:
         return _template_regex(self.uri_template).fullmatch(uri) is not None
 
 
+@functools.lru_cache(maxsize=1024)
 def _template_regex(template: str) -> re.Pattern[str]:
     parts: list[str] = []
     pos = 0

@@ -14,14 +14,14 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.abc
 
 from . import errors
-from ._redaction import argument_secrets, guard_loggers, register_secrets
+from ._redaction import argument_secrets, guard_loggers, normalise_secrets, register_secrets
 from .catalogue import ServerListing, filter_tools
 from .config import ServerConfig, Settings
 from .events import CatalogueChanged, Event, LogMessage, ResourceUpdated, ServerStateChanged
@@ -107,10 +107,10 @@ def _url_secrets(url: str | None) -> list[str]:
     return sorted(set(found), key=len, reverse=True)  # longest first: no partial leftovers
 
 
-def _redact(text: str, secrets: list[str]) -> str:
+def _redact(text: str, secrets: Sequence[str]) -> str:
+    """Mask secret values; ``secrets`` is normalised by ``normalise_secrets`` (longest first)."""
     for secret in secrets:
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
+        text = text.replace(secret, "***")
     return text
 
 
@@ -250,7 +250,7 @@ class Connection:
             *_url_secrets(config.url),
             *argument_secrets(command_line),
         )
-        self._secrets = [v for v in secrets if v]
+        self._secrets = normalise_secrets(secrets)
         register_secrets(self, self._secrets)  # server stderr and HTTP request logs print them otherwise
         guard_loggers(self.log.name)
 
@@ -262,12 +262,11 @@ class Connection:
 
     @property
     def timeout(self) -> float:
-        return self.config.timeout if self.config.timeout is not None else self.settings.timeout
+        return self.config.resolved_timeout(self.settings)
 
     @property
     def connect_timeout(self) -> float:
-        ct = self.config.connect_timeout
-        return ct if ct is not None else self.settings.connect_timeout
+        return self.config.resolved_connect_timeout(self.settings)
 
     @property
     def running(self) -> bool:
@@ -372,7 +371,7 @@ class Connection:
                     self.attempt = 0
                     self.error = _redact(self._lost_reason or "connection lost", self._secrets)
                     self.log.warning("connection lost: %s", self.error)
-                reconnect = self.config.reconnect or self.settings.reconnect
+                reconnect = self.config.resolved_reconnect(self.settings)
                 if self.attempt >= reconnect.attempts:
                     self._forget_listing()
                     self._set_state(State.FAILED, self.error)
@@ -411,11 +410,7 @@ class Connection:
         transport = build_transport(
             self.config,
             connect_timeout=self.connect_timeout,
-            shutdown_grace=(
-                self.config.shutdown_grace
-                if self.config.shutdown_grace is not None
-                else self.settings.shutdown_grace
-            ),
+            shutdown_grace=self.config.resolved_shutdown_grace(self.settings),
             auth=self._auth(),
         )
         self._transport = transport
@@ -599,7 +594,7 @@ class Connection:
             resources=list(old.resources),
             templates=list(old.templates),
         )
-        wanted = kinds or {"tools", "prompts", "resources"}
+        wanted = kinds or _ALL_KINDS
 
         async def tools() -> None:
             items = await self._pages(lambda c: client.list_tools(cursor=c), "tools")
@@ -679,7 +674,7 @@ class Connection:
             self._emit(CatalogueChanged(self.name, kinds=frozenset(kinds)))
 
     def request_refresh(self, *kinds: str) -> None:
-        self._refresh_kinds.update(kinds or ("tools", "prompts", "resources"))
+        self._refresh_kinds.update(kinds or _ALL_KINDS)
         self._refresh.set()
 
     async def _listener(self, client: Client) -> None:
@@ -1004,7 +999,7 @@ class Connection:
             "last_health_check": self.last_health_check,
             "reconnect": {
                 "attempt": self.attempt,
-                "max_attempts": (config.reconnect or self.settings.reconnect).attempts,
+                "max_attempts": config.resolved_reconnect(self.settings).attempts,
                 "next_retry_at": self.next_retry_at,
             }
             if self.state == State.RECONNECTING

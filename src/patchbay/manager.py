@@ -222,9 +222,7 @@ class MCPManager:
         assert self._tg is not None
         self._apply_trust(self._connections.values())
         for conn in self._connections.values():
-            auto = conn.config.auto_connect
-            if auto is None:
-                auto = self._config.settings.auto_connect
+            auto = conn.config.resolved_auto_connect(self._config.settings)
             if conn.config.enabled and auto and not conn.running and conn.state != State.READY:
                 conn.start(self._tg)
                 started.append(conn)
@@ -434,10 +432,7 @@ class MCPManager:
             self._get(server)
         tool = self.catalogue.find_tool(name, server)
         if tool is None:
-            owner = self._owner_not_up(name, server)
-            if owner is not None:
-                raise errors.ServerUnavailable(owner.name, owner.state.value, owner.unavailable_message())
-            raise errors.ToolNotFound(_not_found("tool", name, list(self.catalogue.tools)))
+            raise self._lookup_error("tool", name, server)
         return tool
 
     def _owner_not_up(self, name: str, server: str | None) -> Connection | None:
@@ -450,11 +445,7 @@ class MCPManager:
         return None
 
     async def _resolve(self, kind: str, name: str, server: str | None, timeout: float | None) -> Any:
-        """Find a tool or prompt, waiting for its server if that is still connecting.
-
-        A name that belongs to a server which is down raises ``ServerUnavailable`` with the reason,
-        which helps more than "not found".
-        """
+        """Find a tool or prompt, waiting for its server if that is still connecting."""
         if server is not None:
             self._get(server)
         find = self.catalogue.find_tool if kind == "tool" else self.catalogue.find_prompt
@@ -465,18 +456,23 @@ class MCPManager:
         if owner is not None and owner.state == State.CONNECTING:
             with anyio.move_on_after(owner.timeout if timeout is None else timeout):
                 await owner.wait_settled()
+            # The catalogue was rebuilt if the server came up: look again in the new one.
             find = self.catalogue.find_tool if kind == "tool" else self.catalogue.find_prompt
             found = find(name, server)
             if found is not None:
                 return found
-            owner = self._owner_not_up(name, server)
+        raise self._lookup_error(kind, name, server)
+
+    def _lookup_error(self, kind: str, name: str, server: str | None) -> errors.PatchbayError:
+        """Why a name was not found: its server is down (which helps more), or nothing offers it."""
+        owner = self._owner_not_up(name, server)
         if owner is not None:
-            raise errors.ServerUnavailable(
+            return errors.ServerUnavailable(
                 owner.name, owner.state.value, owner.unavailable_message(), next_retry_at=owner.next_retry_at
             )
         known = list(self.catalogue.tools if kind == "tool" else self.catalogue.prompts)
         error = errors.ToolNotFound if kind == "tool" else errors.PromptNotFound
-        raise error(_not_found(kind, name, known))
+        return error(_not_found(kind, name, known))
 
     # ------------------------------------------------------------------------------ requests
 

@@ -242,7 +242,6 @@ def build_transport(
     *,
     connect_timeout: float,
     shutdown_grace: float,
-    on_stderr: Callable[[str], None] | None = None,
     auth: Any = None,
 ) -> ManagedTransport:
     """One fresh transport for one connection attempt; ``auth`` (an ``httpx2.Auth``) for HTTP/SSE."""
@@ -256,6 +255,5 @@ def build_transport(
             cwd=server.cwd,
             shutdown_grace=shutdown_grace,
             log_name=server.name,
-            on_stderr=on_stderr,
         )
     return _HttpTransport(server, connect_timeout, auth)

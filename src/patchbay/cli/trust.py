@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 
 from ._exit import UsageError
@@ -152,9 +151,9 @@ def _confirm(name: str) -> bool:
     import sys
 
     try:
-        return click.confirm(f"Trust {name}?", default=False, err=True)
-    except click.Abort:
+        return typer.confirm(f"Trust {name}?", default=False, err=True)
+    except typer.Abort:
         if sys.stdin.isatty():
             raise  # Ctrl-C at the prompt ends the command
-        click.echo(" no answer; use --yes to approve without asking", err=True)
+        typer.echo(" no answer; use --yes to approve without asking", err=True)
         return False
