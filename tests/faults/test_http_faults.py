@@ -159,7 +159,7 @@ async def test_http_server_killed_during_a_call(start_http: Any, protocol: str) 
                 await manager.call_tool(
                     "mcp__web__slow", {"seconds": 30}, timeout=20, progress=lambda *_: on_the_wire.set()
                 )
-            assert time.perf_counter() - killed_at < 1.0
+            assert time.perf_counter() - killed_at < 2.0
             await expect_states(events, "web", "failed")
         with pytest.raises(ServerUnavailable, match="failed"):
             await manager.call_tool("mcp__web__echo", {"text": "x"}, server="web")

@@ -59,7 +59,7 @@ async def test_kill_9_in_the_middle_of_a_call() -> None:
         result = await manager.call_tool("mcp__victim__pid", timeout=10)
         recovered = time.perf_counter() - killed_at
         assert int(result.text) != pid
-        assert recovered < 3.0, f"kill -9 -> next successful call took {recovered:.2f}s"
+        assert recovered < 6.0, f"kill -9 -> next successful call took {recovered:.2f}s"
 
 
 async def test_a_call_that_hangs_forever_times_out_and_is_cancelled_on_the_server() -> None:
@@ -105,7 +105,7 @@ async def test_one_50_mb_line_is_skipped_without_stalling() -> None:
     tag = new_tag()
     async with contained(tag, flood=faulty(tag)) as manager:
         pid = manager.status()["flood"]["pid"]
-        with within(5.0):
+        with within(10.0):
             result = await manager.call_tool("mcp__flood__flood", {"mb": 50}, timeout=10)
         assert result.text == "flooded"
         assert manager.status()["flood"]["pid"] == pid
