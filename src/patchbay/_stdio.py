@@ -221,6 +221,7 @@ class StdioTransport:
         env: Mapping[str, str],
         cwd: str | None,
         shutdown_grace: float = 2.0,
+        stall_timeout: float = 30.0,
         log_name: str = "server",
     ) -> None:
         self.command = command
@@ -228,6 +229,8 @@ class StdioTransport:
         self.env = dict(env)
         self.cwd = cwd
         self.shutdown_grace = shutdown_grace
+        self.stall_timeout = stall_timeout
+        """Seconds the server may leave a backlog on its stdin unread before it counts as hung."""
         self.pid: int | None = None
         self.returncode: int | None = None
         self.ended = anyio.Event()
@@ -323,16 +326,42 @@ class StdioTransport:
             finally:
                 self.ended.set()
 
+        pipe = stdin.transport
+
+        async def drain() -> bool:
+            """Wait for the pipe to take our bytes; False once it took none for ``stall_timeout``.
+
+            A server that stops reading its stdin would otherwise park this writer, and every
+            request queued behind it, for good: requests are only on the clock once written.
+            """
+            left = pipe.get_write_buffer_size()
+            while True:
+                with anyio.move_on_after(self.stall_timeout):
+                    await stdin.drain()
+                    return True
+                now = pipe.get_write_buffer_size()
+                if now >= left:
+                    return False
+                left = now  # slow, but reading: keep going
+
         async def write_stdin() -> None:
             try:
                 async with write_recv:
                     async for message in write_recv:
                         data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
                         stdin.write(data.encode() + b"\n")
-                        await stdin.drain()
+                        # Usually the pipe took it all at once; only a backlog needs waiting for.
+                        if (pipe.get_write_buffer_size() or pipe.is_closing()) and not await drain():
+                            self.end_reason = f"stopped reading its stdin for {self.stall_timeout:g}s"
+                            self._log.error("server %s; dropping the connection", self.end_reason)
+                            break
+                    else:
+                        return  # the session closed its side: a normal end
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError, OSError):
-                # The server stopped reading: end the session instead of leaving requests waiting.
-                await read_send.aclose()
+                pass
+            # The server stopped reading: end the session instead of leaving requests waiting.
+            await read_send.aclose()
+            self.ended.set()
 
         async def read_stderr() -> None:
             with contextlib.suppress(ConnectionError, OSError, ValueError):

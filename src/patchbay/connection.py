@@ -28,7 +28,8 @@ from .events import CatalogueChanged, Event, LogMessage, ResourceUpdated, Server
 from .transports import ManagedTransport, build_transport
 
 if TYPE_CHECKING:
-    from mcp import Client
+    from mcp import Client, MCPError
+    from mcp.types import CallToolResult
 
 __all__ = ["Connection", "State"]
 
@@ -180,6 +181,12 @@ def _sdk_client() -> type[Client]:
     return Client
 
 
+def _mcp_error() -> type[MCPError]:
+    from mcp import MCPError
+
+    return MCPError
+
+
 class Connection:
     """The live state of one configured server and the task that supervises it."""
 
@@ -232,6 +239,8 @@ class Connection:
         self._suspect = anyio.Event()
         self.log = logging.getLogger(f"patchbay.server.{config.name}")
         self._client: Client | None = None
+        self._modern = False
+        """Whether the live session speaks 2026-07-28 (set with ``_client``)."""
         self._transport: ManagedTransport | None = None
         self._changed = anyio.Event()
         self._stop = anyio.Event()
@@ -411,6 +420,7 @@ class Connection:
             self.config,
             connect_timeout=self.connect_timeout,
             shutdown_grace=self.config.resolved_shutdown_grace(self.settings),
+            stall_timeout=self.timeout,
             auth=self._auth(),
         )
         self._transport = transport
@@ -511,6 +521,7 @@ class Connection:
         self.last_activity = self.connected_at
         self.connect_seconds = connect_seconds
         self.attempt = 0
+        self._modern = self._is_modern(client)
         self._client = client
         self._set_state(State.READY)
         self._on_listing_changed(self)
@@ -886,6 +897,58 @@ class Connection:
             message += f": {self.error}"
         return message
 
+    async def call_tool(self, tool: str, arguments: dict[str, Any], timeout: float) -> CallToolResult:
+        """Call a tool on the live session: the common case of ``MCPManager.call_tool``.
+
+        A ready session needs no waiting, so the deadline is the SDK's own per-request clock (it
+        runs anyway) rather than a second cancel scope per call, and a 2025-era session is called
+        directly (``mcp.Client`` adds input-required rounds and re-listing, which only 2026-07-28
+        has). Everything else goes through ``request()``, with the same errors either way. The
+        clock starts once the request is written; the stdio transport bounds that write (a server
+        that stops reading is dropped after ``timeout``), HTTP's client has its own timeouts.
+        """
+        client = self._client
+        transport = self._transport
+        if client is None or self.state is not State.READY or self._wake.is_set():
+            return await self.request(
+                f"tool {tool!r}",
+                lambda c, _scope: self._send_call(c, tool, arguments, None),
+                timeout=timeout,
+                timeout_error=errors.ToolTimeout,
+            )
+        if not self.offers_tool(tool):
+            raise errors.ToolNotFound(f"{self.name} no longer offers the tool {tool!r}")
+        started = time.monotonic()
+        try:
+            result = await self._send_call(client, tool, arguments, timeout)
+        except _mcp_error() as exc:
+            if _rejected_unsent(exc, transport):
+                # Refused before it ran (a restarted HTTP server): once more on the next session.
+                self._mark_lost(getattr(transport, "end_reason", None) or "session rejected", transport)
+                return await self.request(
+                    f"tool {tool!r}",
+                    lambda c, _scope: self._send_call(c, tool, arguments, None),
+                    timeout=max(timeout - (time.monotonic() - started), 0.0),
+                    timeout_error=errors.ToolTimeout,
+                    resend=False,
+                )
+            raise self._translate(exc, f"tool {tool!r}", timeout, transport, errors.ToolTimeout) from None
+        except RuntimeError as exc:
+            raise errors.ProtocolError(self.name, f"tool {tool!r}: {exc}", code=-32603) from None
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
+            self._mark_lost(describe_exception(exc), transport)
+            raise errors.ConnectionLost(self.name, f"connection lost during tool {tool!r}") from None
+        self.last_activity = time.time()
+        return result
+
+    def _send_call(
+        self, client: Client, tool: str, arguments: dict[str, Any], timeout: float | None
+    ) -> Awaitable[CallToolResult]:
+        meta: Any = self.request_meta()
+        if self._modern:
+            return client.call_tool(tool, arguments, read_timeout_seconds=timeout, meta=meta)
+        return client.session.call_tool(tool, arguments, read_timeout_seconds=timeout, meta=meta)
+
     async def request(
         self,
         what: str,
@@ -893,17 +956,19 @@ class Connection:
         *,
         timeout: float | None = None,
         timeout_error: type[errors.RequestTimeout] = errors.RequestTimeout,
+        resend: bool = True,
     ) -> T:
         """Run one request on the live session under a deadline, translating every failure.
 
         The deadline covers waiting for a (re)connecting server too; when it passes while the
         request is on the wire, cancelling it makes the SDK send ``notifications/cancelled``.
+        ``resend=False`` when the caller has already sent it once (see ``_rejected_unsent``).
         """
         from mcp import MCPError
 
         limit = self.timeout if timeout is None else timeout
         waiting = True
-        resent = False
+        resent = not resend
         with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
             while True:
                 waiting = True
@@ -922,7 +987,7 @@ class Connection:
                         reason = getattr(transport, "end_reason", None) or "session rejected"
                         self._mark_lost(reason, transport)
                         continue
-                    raise self._translate(exc, what, limit, transport) from None
+                    raise self._translate(exc, what, limit, transport, timeout_error) from None
                 except RuntimeError as exc:
                     raise errors.ProtocolError(self.name, f"{what}: {exc}", code=-32603) from None
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
@@ -940,7 +1005,12 @@ class Connection:
         raise timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
 
     def _translate(
-        self, exc: Any, what: str, limit: float, transport: ManagedTransport | None = None
+        self,
+        exc: Any,
+        what: str,
+        limit: float,
+        transport: ManagedTransport | None = None,
+        timeout_error: type[errors.RequestTimeout] = errors.RequestTimeout,
     ) -> errors.PatchbayError:
         """An SDK error as a patchbay error; one that means the session is over also ends it.
 
@@ -964,7 +1034,7 @@ class Connection:
             self._suspect.set()
             return errors.ConnectionLost(self.name, f"{what}: {message}")
         if code == _REQUEST_TIMEOUT:
-            return errors.RequestTimeout(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
+            return timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
         return errors.ProtocolError(
             self.name,
             _redact(f"{what}: {message}", self._secrets),

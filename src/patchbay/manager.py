@@ -32,6 +32,7 @@ from .trust import TrustStore, entry_digest, needs_trust, trust_from_env, untrus
 if TYPE_CHECKING:
     from mcp import Client
     from mcp.shared.dispatcher import ProgressFnT
+    from mcp.types import CallToolResult
 
 __all__ = ["MCPManager", "ProgressCallback", "get_manager"]
 
@@ -503,6 +504,10 @@ class MCPManager:
         limit = conn.timeout if timeout is None else timeout
         if reset_timeout_on_progress is None:
             reset_timeout_on_progress = conn.config.reset_timeout_on_progress
+        if progress is None and not reset_timeout_on_progress:
+            return _tool_result(
+                tool.server, original, await conn.call_tool(original, dict(arguments or {}), limit)
+            )
         started = anyio.current_time()
 
         async def operation(client: Client, scope: anyio.CancelScope) -> ToolResult:
@@ -527,14 +532,7 @@ class MCPManager:
                 progress_callback=cast("ProgressFnT", on_progress) if wants_progress else None,
                 meta=conn.request_meta(),  # type: ignore[arg-type]
             )
-            return ToolResult(
-                server=tool.server,
-                tool=original,
-                is_error=bool(result.is_error),
-                content=list(result.content),
-                structured=result.structured_content,
-                meta=result.meta,
-            )
+            return _tool_result(tool.server, original, result)
 
         return await conn.request(
             f"tool {original!r}", operation, timeout=limit, timeout_error=errors.ToolTimeout
@@ -760,3 +758,14 @@ def get_manager(**kwargs: Any) -> MCPManager:
     if _default_manager is None or _default_manager._closed:
         _default_manager = MCPManager.from_config(None, **kwargs)
     return _default_manager
+
+
+def _tool_result(server: str, tool: str, result: CallToolResult) -> ToolResult:
+    return ToolResult(
+        server=server,
+        tool=tool,
+        is_error=bool(result.is_error),
+        content=list(result.content),
+        structured=result.structured_content,
+        meta=result.meta,
+    )

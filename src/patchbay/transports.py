@@ -242,6 +242,7 @@ def build_transport(
     *,
     connect_timeout: float,
     shutdown_grace: float,
+    stall_timeout: float = 30.0,
     auth: Any = None,
 ) -> ManagedTransport:
     """One fresh transport for one connection attempt; ``auth`` (an ``httpx2.Auth``) for HTTP/SSE."""
@@ -254,6 +255,7 @@ def build_transport(
             env=env,
             cwd=server.cwd,
             shutdown_grace=shutdown_grace,
+            stall_timeout=stall_timeout,
             log_name=server.name,
         )
     return _HttpTransport(server, connect_timeout, auth)

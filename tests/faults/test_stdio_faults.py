@@ -76,6 +76,34 @@ async def test_a_call_that_hangs_forever_times_out_and_is_cancelled_on_the_serve
         assert (await manager.call_tool("mcp__stuck__echo", {"text": "alive"})).text == "alive"
 
 
+async def test_a_server_that_stops_reading_stdin_cannot_park_calls_behind_it() -> None:
+    """Expected: calls whose bytes the server never reads end within their own deadline
+    (ToolTimeout, or ConnectionLost once the writer has waited ``timeout`` for the pipe), and the
+    server is then restarted: a request is only on the clock once written, so an unbounded write
+    would be a hang."""
+    tag = new_tag()
+    async with contained(tag, deaf=faulty(tag, timeout=1.0, reconnect=FAST_RETRY)) as manager:
+        pid = manager.status()["deaf"]["pid"]
+        with within(1 + 1), pytest.raises(ToolTimeout):
+            await manager.call_tool("mcp__deaf__deaf")
+        outcomes: list[BaseException] = []
+
+        async def big_call() -> None:
+            try:
+                await manager.call_tool("mcp__deaf__echo", {"text": "x" * 400_000}, timeout=1.5)
+            except (ToolTimeout, ConnectionLost) as exc:
+                outcomes.append(exc)
+
+        with within(1 + 1.5 + 1.5):
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(big_call)
+        assert len(outcomes) == 3, outcomes
+        assert any(isinstance(exc, ConnectionLost) for exc in outcomes), outcomes
+        result = await manager.call_tool("mcp__deaf__pid", timeout=10)
+        assert int(result.text) != pid
+
+
 async def test_a_server_that_ignores_sigterm_is_killed_within_the_grace() -> None:
     """Expected: disconnect of a server ignoring stdin EOF and SIGTERM returns within the grace
     period (plus a little), and the process is gone: SIGKILL to its group."""

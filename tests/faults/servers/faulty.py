@@ -9,6 +9,7 @@ Tools (each names the fault it injects; the fault happens when the tool is calle
 | `echo {text}` / `pid` | behaves: answers the text / its process id |
 | `sleep {seconds}` | answers after `seconds` (other requests are served meanwhile) |
 | `hang` | never answers, and ignores `notifications/cancelled` (it only records it) |
+| `deaf` | never answers and stops reading stdin for 600 s (what the client writes piles up) |
 |  | (both send one progress notification at once when the call has a progress token) |
 | `cancelled` | the ids of every request the client cancelled, as JSON |
 | `noise` | writes non-JSON lines to stdout (text, binary junk, half a JSON object), then answers |
@@ -81,6 +82,7 @@ def tool_list(generation: int | None) -> list[dict[str, Any]]:
         tool("pid", "The server's process id."),
         tool("sleep", "Answer after `seconds`.", {"seconds": {"type": "number"}}),
         tool("hang", "Never answer."),
+        tool("deaf", "Never answer, and stop reading stdin."),
         tool("cancelled", "Ids of the requests the client cancelled."),
         tool("noise", "Write non-JSON lines to stdout, then answer."),
         tool("flood", "Write one line of `mb` MB of junk, then answer.", {"mb": {"type": "number"}}),
@@ -115,6 +117,8 @@ def call_tool(rid: Any, name: str, args: dict[str, Any], generation: int | None,
         timer.start()
     elif name == "hang":
         pass
+    elif name == "deaf":
+        time.sleep(600)  # the only reader of stdin is this loop
     elif name == "cancelled":
         send(text_result(rid, json.dumps(_cancelled)))
     elif name == "noise":
