@@ -737,6 +737,55 @@ def test_malformed_reference_fails_the_server(written: str) -> None:
     assert "$$" in server.error  # tells how to write a literal $
 
 
+@pytest.mark.parametrize(
+    ("written", "every", "required"),
+    [
+        ("${A}", ["A"], ["A"]),
+        ("pre-${A}-post ${B}", ["A", "B"], ["A", "B"]),
+        ("${B}${A}${B}", ["B", "A"], ["B", "A"]),  # each once, in the order first written
+        ("${A:-x} ${B}", ["A", "B"], ["B"]),
+        ("${A:-} ${A}", ["A"], ["A"]),  # needed once without a default: needed
+        ("$${A}", [], []),  # a literal ${A}
+        ("$$${A}", ["A"], ["A"]),  # a literal $, then ${A}
+        ("$$$${A}", [], []),
+        ("$A $ ${", [], []),
+        ("${A B} ${B}", ["B"], ["B"]),  # a malformed reference is skipped, the rest still counts
+        ("${A:-${B}}", [], []),  # defaults are literal: no nested references
+        ("${1A}", [], []),
+        ("${A", [], []),
+        ("no vars", [], []),
+    ],
+)
+def test_references_are_what_expansion_looks_up(written: str, every: list[str], required: list[str]) -> None:
+    assert config_module.references(written) == every
+    assert config_module.references(written, defaulted=False) == required
+
+    class EverySet(dict[str, str]):
+        def get(self, key: str, default: Any = None) -> Any:
+            looked_up.append(key)
+            return "value"
+
+    looked_up: list[str] = []
+    try:
+        config_module._expand(written, EverySet())
+    except config_module._ExpansionError:  # malformed: expansion stops there, the scanner goes on
+        assert list(dict.fromkeys(looked_up)) == every[: len(set(looked_up))]
+    else:
+        assert list(dict.fromkeys(looked_up)) == every
+
+
+def test_url_that_does_not_parse_is_a_config_error_not_a_crash() -> None:
+    with pytest.raises(ConfigError, match="not a valid URL") as caught:
+        Config.from_dict({"servers": {"r": {"url": "http://[::1/mcp?key=s3cret"}}})
+    assert caught.value.path == "servers.r.url"
+    assert "s3cret" not in str(caught.value)
+    expanded = Config.from_dict({"servers": {"r": {"url": "http://${HOST}/mcp"}}}, env={"HOST": "[::1"})
+    assert expanded.servers["r"].error == (
+        "servers.r.url: not a valid URL (check the host part, e.g. the brackets of an IPv6 address)"
+        " (after expanding variables)"
+    )
+
+
 def test_url_that_is_not_http_after_expansion_fails_only_the_server() -> None:
     cfg = Config.from_dict(
         {"servers": {"r": {"type": "http", "url": "${REMOTE_URL}"}, "ok": {"command": "x"}}},

@@ -60,7 +60,7 @@ import re
 import sys
 import unicodedata
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -96,6 +96,7 @@ __all__ = [
     "default_config_paths",
     "find_project_config",
     "load_config",
+    "references",
     "user_config_path",
 ]
 
@@ -329,7 +330,10 @@ def _name_problem(name: str) -> str | None:
 
 
 def _url_problem(url: str) -> str | None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # its message may quote the host part, which can hold a password
+        return "not a valid URL (check the host part, e.g. the brackets of an IPv6 address)"
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return "expected an http:// or https:// URL"
     return None
@@ -600,6 +604,11 @@ def load_config(
 
 def _read(path: Path) -> Any:
     """The parsed content of one file, as plain dicts, lists and scalars."""
+    return _plain(_parse_text(_read_text(path), str(path)))
+
+
+def _read_text(path: Path) -> str:
+    """A file's text; a missing, unreadable or non-UTF-8 file is a ``ConfigError`` naming it."""
     file = str(path)
     try:
         data = path.read_bytes()
@@ -610,10 +619,9 @@ def _read(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"cannot read the file: {exc.strerror}", file=file) from None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (bad byte at offset {exc.start})", file=file) from None
-    return _plain(_parse_text(text, file))
 
 
 def _parse_text(text: str, file: str) -> Any:
@@ -727,6 +735,71 @@ class _ExpansionError(Exception):
     """A reference that cannot be expanded; the message names the variable, never a value."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    """One well-formed ``${name}`` or ``${name:-default}``."""
+
+    name: str
+    default: str | None  # None: written without ``:-``
+
+
+def _pieces(value: str) -> Iterator[str | _Reference | _ExpansionError]:
+    """``value`` split by the reference grammar: literal text, references, and malformed references.
+
+    The one reader of the grammar, shared by expansion and ``references()`` so the two cannot
+    disagree: ``$$`` is a literal ``$``, ``${`` starts a reference that ends at the next ``}``, any
+    other ``$`` is literal. A malformed reference is yielded as the error it would raise; scanning
+    goes on after its ``}`` (an unterminated ``${`` ends the value).
+    """
+    i = 0
+    while True:
+        j = value.find("$", i)
+        if j < 0:
+            if i < len(value):
+                yield value[i:]
+            return
+        if j > i:
+            yield value[i:j]
+        following = value[j + 1 : j + 2]
+        if following == "$":
+            yield "$"
+            i = j + 2
+        elif following == "{":
+            end = value.find("}", j + 2)
+            if end < 0:
+                yield _ExpansionError("unterminated ${ (write $$ for a literal $)")
+                return
+            name, has_default, default = value[j + 2 : end].partition(":-")
+            if not _VAR_NAME.match(name) or "${" in default:
+                yield _ExpansionError(
+                    "malformed variable reference; expected ${NAME} or ${NAME:-default}"
+                    " (write $$ for a literal $)"
+                )
+            else:
+                yield _Reference(name, default if has_default else None)
+            i = end + 1
+        else:
+            yield "$"
+            i = j + 1
+
+
+def references(value: str, *, defaulted: bool = True) -> list[str]:
+    """The variables ``value`` refers to, each once, in the order first written.
+
+    Exactly the references expansion would look up: ``$${X}`` (a literal ``${X}``) refers to
+    nothing, ``$$${X}`` to ``X``; malformed references are skipped. With ``defaulted=False`` only
+    the variables whose absence would fail the server (written without ``:-default``) count.
+    """
+    if "$" not in value:
+        return []
+    names = (
+        piece.name
+        for piece in _pieces(value)
+        if isinstance(piece, _Reference) and (defaulted or piece.default is None)
+    )
+    return list(dict.fromkeys(names))
+
+
 def _expand(value: str, env: Mapping[str, str]) -> str:
     """Expand ``${VAR}``, ``${VAR:-default}`` and ``$$``; any other ``$`` is literal.
 
@@ -736,38 +809,20 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     if "$" not in value:
         return value
     out: list[str] = []
-    i = 0
-    while True:
-        j = value.find("$", i)
-        if j < 0:
-            out.append(value[i:])
-            return "".join(out)
-        out.append(value[i:j])
-        following = value[j + 1 : j + 2]
-        if following == "$":
-            out.append("$")
-            i = j + 2
-        elif following == "{":
-            end = value.find("}", j + 2)
-            if end < 0:
-                raise _ExpansionError("unterminated ${ (write $$ for a literal $)")
-            name, has_default, default = value[j + 2 : end].partition(":-")
-            if not _VAR_NAME.match(name) or "${" in default:
-                raise _ExpansionError(
-                    "malformed variable reference; expected ${NAME} or ${NAME:-default}"
-                    " (write $$ for a literal $)"
-                )
-            current = env.get(name)
-            if has_default:
-                out.append(current or default)
+    for piece in _pieces(value):
+        if isinstance(piece, str):
+            out.append(piece)
+        elif isinstance(piece, _ExpansionError):
+            raise piece
+        else:
+            current = env.get(piece.name)
+            if piece.default is not None:
+                out.append(current or piece.default)
             elif current is None:
-                raise _ExpansionError(f"environment variable {name} is not set")
+                raise _ExpansionError(f"environment variable {piece.name} is not set")
             else:
                 out.append(current)
-            i = end + 1
-        else:
-            out.append("$")
-            i = j + 1
+    return "".join(out)
 
 
 def _expand_home(value: str, env: Mapping[str, str]) -> str:
@@ -1179,7 +1234,10 @@ class _FileParser:
         elif "command" in fields:
             transport = "stdio"
         elif "url" in fields:
-            url_path = urlsplit(fields["url"]).path.rstrip("/")
+            try:
+                url_path = urlsplit(fields["url"]).path.rstrip("/")
+            except ValueError:  # reported by _url_problem below
+                url_path = ""
             transport = "sse" if url_path.endswith("/sse") else "http"
         else:
             raise self.fail(path, "needs a command (stdio server) or a url (http or sse server)")

@@ -37,9 +37,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from .config import ServerConfig
+from ._redaction import mask_url
+from .config import ServerConfig, references
 from .errors import ServerUnavailable, TrustStoreError
 
 __all__ = [
@@ -266,48 +266,16 @@ def _lock(fd: int) -> None:
 # ------------------------------------------------------------------------------------ display
 
 
-def _references(value: Any) -> list[str]:
-    """The ``${NAME}`` variables a written value refers to (``$$`` is a literal ``$``)."""
-    if not isinstance(value, str):
-        return []
-    names: list[str] = []
-    i = 0
-    while (j := value.find("$", i)) >= 0:
-        following = value[j + 1 : j + 2]
-        if following == "{":
-            end = value.find("}", j + 2)
-            if end < 0:
-                break
-            name = value[j + 2 : end].partition(":-")[0]
-            if name and name not in names:
-                names.append(name)
-            i = end + 1
-        else:
-            i = j + (2 if following == "$" else 1)
-    return names
-
-
 def _named(mapping: Any) -> str:
     """``NAME (from $VAR)`` for each key of an env/headers mapping as written; values never appear."""
     if not isinstance(mapping, Mapping):
         return ""
     parts = []
     for name in sorted(mapping, key=str):
-        used = _references(mapping[name])
+        value = mapping[name]
+        used = references(value) if isinstance(value, str) else []
         parts.append(f"{name} (from {', '.join('$' + v for v in used)})" if used else str(name))
     return ", ".join(parts)
-
-
-def _masked_url(url: str) -> str:
-    """The URL as written with the password and query values masked (they often hold an API key)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.partition(":")[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    query = "&".join(f"{key}=***" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def describe_server(server: ServerConfig) -> list[tuple[str, str]]:
@@ -338,12 +306,12 @@ def describe_server(server: ServerConfig) -> list[tuple[str, str]]:
         elif server.env_passthrough:
             rows.append(("env_passthrough", ", ".join(server.env_passthrough)))
     else:
-        rows.append(("url", _masked_url(str(raw.get("url", "")))))
+        rows.append(("url", mask_url(str(raw.get("url", "")))))
         if raw.get("headers"):
             rows.append(("headers", _named(raw["headers"])))
     used: list[str] = []
     for value in _walk_strings(raw):
-        used.extend(name for name in _references(value) if name not in used)
+        used.extend(name for name in references(value) if name not in used)
     if used:
         rows.append(("host variables", ", ".join(used)))
     return rows

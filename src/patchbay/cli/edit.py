@@ -13,7 +13,6 @@ import difflib
 import enum
 import json
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,9 +23,6 @@ from ._configfile import ConfigFile
 from ._exit import UsageError
 from ._fleet import CliState, state_of
 from ._output import Output
-
-# Names that the catalogue uses unchanged in mcp__<server>__<tool> (no sanitising, no hashing).
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 
 
 class Scope(enum.StrEnum):
@@ -91,7 +87,9 @@ def _file_defining(state: CliState, scope: Scope | None, name: str) -> ConfigFil
 
 
 def check_name(name: str) -> None:
-    if not _NAME.match(name):
+    from ..catalogue import is_plain_name
+
+    if not is_plain_name(name):
         raise UsageError(
             f"invalid server name {name!r}: use 1-64 letters, digits, '-' or '_' "
             "(it becomes part of every tool name, mcp__<server>__<tool>)"
@@ -139,10 +137,24 @@ def _add_entry(ctx: typer.Context, name: str, entry: dict[str, Any], scope: Scop
 
 
 def _warn_unset(output: Output, entry: dict[str, Any]) -> None:
-    text = json.dumps(entry)
-    for var in dict.fromkeys(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text)):
+    """Name each variable the entry needs (no ``:-default``) that this shell does not set."""
+    from ..config import references
+
+    needed = (name for text in _strings(entry) for name in references(text, defaulted=False))
+    for var in dict.fromkeys(needed):
         if var not in os.environ:
             output.warn(f"${{{var}}} is not set in this shell; the server fails to start until it is")
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string value in a JSON-like entry (keys are names, never expanded)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 # ----------------------------------------------------------------------------------- commands
