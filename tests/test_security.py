@@ -441,3 +441,20 @@ async def test_a_key_in_the_url_stays_out_of_errors(sandbox: Sandbox, http_serve
     assert "key=***" in shown
     assert SECRETS["PB_TEST_QUERY"] not in shown
     assert SECRETS["PB_TEST_TOKEN"] not in shown
+
+
+@pytest.mark.anyio
+async def test_a_url_that_cannot_be_parsed_fails_only_its_server(sandbox: Sandbox) -> None:
+    """A broken URL once crashed the manager: the secrets to mask were read from it unexpanded."""
+    config = {
+        "servers": {
+            "broken": {"url": "http://[${PB_TEST_UNSET_HOST}/mcp"},
+            "fine": {"command": PY, "args": [ECHO]},
+        }
+    }
+    async with MCPManager(config) as manager:
+        statuses = manager.status()
+        assert (await manager.call_tool("mcp__fine__echo", {"text": "up"})).text == "up"
+    assert statuses["broken"]["state"] == "failed"
+    assert "PB_TEST_UNSET_HOST" in statuses["broken"]["error"]
+    assert statuses["fine"]["state"] == "ready"

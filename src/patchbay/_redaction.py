@@ -13,10 +13,11 @@ import os
 import re
 import weakref
 from collections.abc import Iterable, Mapping
+from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 from ._stdio import _SAFE_ENV_NAMES
 
-__all__ = ["argument_secrets", "guard_loggers", "register_secrets"]
+__all__ = ["argument_secrets", "guard_loggers", "mask_url", "register_secrets", "url_secrets"]
 
 # Shorter values are too likely to be ordinary words or numbers to be worth hiding.
 _MIN_LENGTH = 4
@@ -24,7 +25,7 @@ _MIN_LENGTH = 4
 _HTTP_LOGGERS = ("httpx2", "httpx")
 # Variables whose values are paths and names, not secrets: ``${HOME}/bin`` in args stays readable.
 _NOT_SECRET = frozenset({*_SAFE_ENV_NAMES, "PWD"})
-_REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")  # RFC 3986
 
 
 def normalise_secrets(secrets: Iterable[str]) -> list[str]:
@@ -38,15 +39,79 @@ def argument_secrets(written: Iterable[object], environ: Mapping[str, str] | Non
     A server that rejects its key at start-up often prints it; its stderr tail ends up in the
     error message, so these values are redacted like env and header values.
     """
+    from .config import references  # pydantic: only a connection, which has it loaded, asks
+
     env = os.environ if environ is None else environ
     found: list[str] = []
     for item in written:
         if isinstance(item, str):
-            for name in _REFERENCE.findall(item):
+            for name in references(item):
                 value = env.get(name)
                 if value and name not in _NOT_SECRET:
                     found.append(value)
     return found
+
+
+def mask_url(url: str) -> str:
+    """``url`` for display: user name, host and path kept; password and every value masked as ``***``.
+
+    Values are masked in the query (``?key=***``) and in the fragment too, which is never sent to
+    the server but can hold a token (OAuth implicit grant: ``#access_token=***``). A query or
+    fragment item without ``=`` could be a bare token, so it is masked whole. A URL that does not
+    parse (``http://[::1``) keeps only its scheme: showing it unmasked could leak, raising would
+    turn a display into a failure.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        scheme, sep, _ = url.partition("://")
+        return f"{scheme}://***" if sep and _SCHEME.match(scheme) else "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, has_password, _ = userinfo.partition(":")
+        netloc = f"{user}:***@{host}" if has_password else f"{user}@{host}"
+    return urlunsplit(
+        (parts.scheme, netloc, parts.path, _mask_items(parts.query), _mask_items(parts.fragment))
+    )
+
+
+def _mask_items(text: str) -> str:
+    """``a=1&b`` -> ``a=***&***``: keys as written, every non-empty value hidden."""
+    if not text:
+        return text
+    masked: list[str] = []
+    for item in text.split("&"):
+        key, has_value, value = item.partition("=")
+        if not has_value:
+            masked.append("***" if item else item)
+        else:
+            masked.append(f"{key}=***" if value else f"{key}=")
+    return "&".join(masked)
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The values ``mask_url`` hides, as written and percent-decoded, for masking them in log text.
+
+    The password, query values and fragment values, plus bare items (see ``mask_url``). A URL that
+    does not parse yields the text after its scheme, so nothing of it is shown.
+    """
+    if not url:
+        return []
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        rest = url.partition("://")[2]
+        return [rest] if rest else [url]
+    found: list[str] = []
+    for text in (parts.query, parts.fragment):
+        for item in text.split("&") if text else ():
+            key, has_value, value = item.partition("=")
+            found.append(value if has_value else key)
+    if parts.password:
+        found.append(parts.password)
+    decoded = [decode(value) for value in found for decode in (unquote, unquote_plus)]
+    return normalise_secrets([*found, *decoded])
 
 
 class _SecretFilter(logging.Filter):

@@ -21,7 +21,7 @@ import anyio
 import anyio.abc
 
 from . import errors
-from ._redaction import argument_secrets, guard_loggers, normalise_secrets, register_secrets
+from ._redaction import argument_secrets, guard_loggers, normalise_secrets, register_secrets, url_secrets
 from .catalogue import ServerListing, filter_tools
 from .config import ServerConfig, Settings
 from .events import CatalogueChanged, Event, LogMessage, ResourceUpdated, ServerStateChanged
@@ -92,20 +92,6 @@ def _is_auth_failure(exc: BaseException) -> bool:
                 return True
             chain = chain.__cause__ or chain.__context__
     return False
-
-
-def _url_secrets(url: str | None) -> list[str]:
-    """The parts of a URL that often hold an API key: the password and the query values."""
-    if not url:
-        return []
-    from urllib.parse import parse_qsl, unquote, urlsplit
-
-    parts = urlsplit(url)
-    found = [value for _, value in parse_qsl(parts.query, keep_blank_values=False)]
-    found += [piece.partition("=")[2] for piece in parts.query.split("&")]  # as written, undecoded
-    if parts.password:
-        found += [parts.password, unquote(parts.password)]
-    return sorted(set(found), key=len, reverse=True)  # longest first: no partial leftovers
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
@@ -256,7 +242,7 @@ class Connection:
         secrets = (
             *config.env.values(),
             *config.headers.values(),
-            *_url_secrets(config.url),
+            *url_secrets(config.url),
             *argument_secrets(command_line),
         )
         self._secrets = normalise_secrets(secrets)

@@ -8,7 +8,6 @@ commands, arguments and URLs are shown as written in the file, with ``${VAR}`` u
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import typer
 
@@ -115,20 +114,9 @@ def _server_summary(server: ServerConfig, status: dict[str, Any]) -> dict[str, A
     return summary
 
 
-def redact_url(url: str) -> str:
-    """A URL with query values and user info hidden (hosted servers often carry a key there)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
-    if netloc != parts.netloc:
-        netloc = f"***@{netloc}"
-    query = "&".join(f"{key}=***" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def _server_detail(server: ServerConfig, status: dict[str, Any]) -> dict[str, Any]:
+    from .._redaction import mask_url  # with the stdio transport behind it: not for --help
+
     raw = server.raw
     detail: dict[str, Any] = {
         "name": server.name,
@@ -141,7 +129,7 @@ def _server_detail(server: ServerConfig, status: dict[str, Any]) -> dict[str, An
         "command": raw.get("command") if server.transport == "stdio" else None,
         "args": [str(a) for a in raw.get("args") or []] if server.transport == "stdio" else [],
         "cwd": raw.get("cwd"),
-        "url": redact_url(str(raw.get("url"))) if server.transport != "stdio" and raw.get("url") else None,
+        "url": mask_url(str(raw.get("url"))) if server.transport != "stdio" and raw.get("url") else None,
         "env": sorted(server.env),
         "headers": sorted(server.headers),
         "protocol_version": status.get("protocol_version"),
