@@ -108,6 +108,7 @@ def test_help_and_version_do_not_import_the_sdk(cli: Cli) -> None:
         imported = re.findall(r"\|\s+(\S+)\s*$", run.err, re.MULTILINE)
         assert "patchbay.cli.app" in imported
         assert not [m for m in imported if m == "mcp" or m.startswith(("mcp.", "mcp_types", "httpx2"))]
+        assert not {"base64", "tempfile"} & set(imported)  # ~2.5 ms that only saving files needs
         if args == ["--version"]:
             assert run.code == 0
             assert run.out.strip() == "patchbay 0.1.0"
@@ -515,6 +516,19 @@ def test_edit_refusals(cli: Cli) -> None:
     not_json = cli("add-json", "j", "[1]")
     assert not_json.code == 1
     assert project.read_text() == PROJECT  # nothing was written by any of these
+
+
+def test_add_warns_only_about_variables_the_server_needs(cli: Cli) -> None:
+    entry = {
+        "command": "x",
+        "args": ["$${PB_LITERAL}", "$$${PB_NEEDED}", "${PB_DEFAULTED:-d}", "${PB_SET}"],
+        "env": {"${PB_KEY_NAME}": "v"},  # names are never expanded
+    }
+    added = cli("add-json", "j", json.dumps(entry), PB_SET="yes")
+    assert added.code == 0, added.err
+    assert "${PB_NEEDED} is not set" in added.err
+    for unused in ("PB_LITERAL", "PB_DEFAULTED", "PB_SET", "PB_KEY_NAME"):
+        assert unused not in added.err
 
 
 def test_user_scope_and_json_files(cli: Cli) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from patchbay import errors
+from patchbay._redaction import mask_url
+from patchbay.catalogue import is_plain_name
+from patchbay.cli import importer
 from patchbay.cli._exit import UsageError, error_object, exit_code_for
-from patchbay.cli._fleet import parse_arguments
+from patchbay.cli._fleet import parse_arguments, split_pairs
+from patchbay.cli.edit import check_name
 from patchbay.cli.invoke import _repeats_text
-from patchbay.cli.servers import redact_url
+from patchbay.config import load_config
 
 
 @pytest.mark.parametrize(
@@ -97,8 +103,75 @@ def test_structured_content_is_printed_only_when_it_adds_something() -> None:
 
 
 def test_urls_are_shown_with_secrets_masked() -> None:
-    assert (
-        redact_url("https://user:pw@example.com/mcp?key=abc&x=1")
-        == "https://***@example.com/mcp?key=***&x=***"
+    assert (  # the user name is kept since mask_url is shared with `patchbay trust`
+        mask_url("https://user:pw@example.com/mcp?key=abc&x=1")
+        == "https://user:***@example.com/mcp?key=***&x=***"
     )
-    assert redact_url("http://127.0.0.1:8000/mcp") == "http://127.0.0.1:8000/mcp"
+    assert mask_url("http://127.0.0.1:8000/mcp") == "http://127.0.0.1:8000/mcp"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"mcpServers": {"a" {}}}',
+        b'{"mcpServers": {"a": {"command": "x"}, "a": {"command": "y"}}}',
+        b'{"mcpServers": {"a": {"command": "\xff"}}}',
+        b"servers:\n  a: [x\n  b: y\n",
+        b"servers:\n  a: {command: x}\n  a: {command: y}\n",
+    ],
+)
+def test_import_reports_a_broken_file_exactly_as_the_config_loader(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_bytes(content)
+    with pytest.raises(errors.ConfigError) as from_loader:
+        load_config(path)
+    with pytest.raises(errors.ConfigError) as from_import:
+        importer._read(path)
+    assert str(from_import.value) == str(from_loader.value)
+
+
+def test_import_reads_commented_json_and_points_errors_at_the_file_as_written(tmp_path: Path) -> None:
+    jsonc = tmp_path / "mcp.json"
+    jsonc.write_text(
+        '{\n  /* a\n     block */ "servers": {  // comment\n'
+        '    "a": {"command": "x", "url": "http://h/a//b"}, /* "not": "a key" */\n  }\n}\n'
+    )
+    assert importer._read(jsonc) == {"servers": {"a": {"command": "x", "url": "http://h/a//b"}}}
+    jsonc.write_text(jsonc.read_text().replace('"x", ', '"x" '))  # a missing comma on line 4
+    with pytest.raises(errors.ConfigError, match="line 4, column 26"):
+        importer._read(jsonc)
+    yaml = tmp_path / "mcp.yaml"  # in YAML `//` is text: an unquoted URL stays whole
+    yaml.write_text("servers:\n  r:\n    url: https://example.com/mcp  # a comment\n")
+    assert importer._read(yaml) == {"servers": {"r": {"url": "https://example.com/mcp"}}}
+
+
+@pytest.mark.parametrize(
+    ("name", "plain"),
+    [
+        ("git", True),
+        ("my-server_2", True),
+        ("x" * 64, True),
+        ("x" * 65, False),
+        ("", False),
+        ("my server", False),
+        ("a.b", False),
+        ("ü", False),
+        ("a\n", False),
+        ("a/b", False),
+    ],
+)
+def test_one_server_name_rule_for_add_and_import(name: str, plain: bool) -> None:
+    assert is_plain_name(name) is plain
+    if plain:
+        check_name(name)
+    else:
+        with pytest.raises(UsageError, match="invalid server name"):
+            check_name(name)
+
+
+def test_prompt_arguments_are_split_once_and_kept_as_text() -> None:
+    pairs = ["name=Ada", "zip=01234", "n=3", "eq=a=b", "empty="]
+    assert dict(split_pairs(pairs)) == {"name": "Ada", "zip": "01234", "n": "3", "eq": "a=b", "empty": ""}
+    for bad in ("novalue", "=x"):
+        with pytest.raises(UsageError, match="expected key=value"):
+            split_pairs(["ok=1", bad])

@@ -171,6 +171,15 @@ def _sanitize(text: str) -> str:
     return _INVALID.sub("_", text) or "_"
 
 
+def is_plain_name(text: str) -> bool:
+    """Whether ``text`` is 1-64 letters, digits, ``-`` and ``_``: what exposed names keep as is.
+
+    The rule for server names the CLI writes (``patchbay add``, ``import``): config files may use
+    any name, which is then sanitised into tool names, but a name typed now can be a plain one.
+    """
+    return 0 < len(text) <= MAX_NAME and _INVALID.search(text) is None
+
+
 def _suffixed(base: str, server: str, original: str, extra: int = 0) -> str:
     digest = hashlib.sha256(f"{server}\x00{original}".encode()).hexdigest()[: _HASH_LEN + extra]
     return f"{base[: MAX_NAME - len(digest) - 1]}_{digest}"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -159,6 +158,8 @@ class ConfigFile:
 
     def save(self) -> None:
         """Write atomically (temp file + rename), keeping the file's permissions."""
+        import tempfile  # ~1.5 ms; `patchbay --help` imports this module but never saves
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         mode = self.path.stat().st_mode & 0o7777 if self.exists else None
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")

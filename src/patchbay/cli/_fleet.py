@@ -204,12 +204,20 @@ def parse_arguments(
             raise UsageError("--json must be a JSON object of arguments")
         arguments.update(loaded)
     properties = (schema or {}).get("properties") or {}
+    for key, value in split_pairs(pairs):
+        arguments[key] = coerce(value, properties.get(key))
+    return arguments
+
+
+def split_pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
+    """``key=value`` arguments as (key, text) pairs; the value may itself hold ``=``."""
+    split = []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"expected key=value, got {pair!r}")
-        arguments[key] = coerce(value, properties.get(key))
-    return arguments
+        split.append((key, value))
+    return split
 
 
 def coerce(value: str, prop: Mapping[str, Any] | None = None) -> Any:

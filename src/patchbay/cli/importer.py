@@ -21,7 +21,6 @@ report says which). A server using any other VS Code variable is skipped with th
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -38,7 +37,6 @@ from ._fleet import state_of
 from .edit import Scope, target_path
 
 HOSTS = ("claude-desktop", "claude-code", "cursor", "vscode")
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 # Keys copied from a foreign entry; everything else is reported as ignored.
 _KEEP = ("command", "args", "env", "cwd", "url", "headers", "disabled", "enabled")
 # Client-side approval settings: meaningless to patchbay, dropped without a note.
@@ -98,6 +96,8 @@ def import_servers(
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
 ) -> None:
     """Copy servers from Claude Desktop, Claude Code, Cursor or VS Code into a patchbay file."""
+    from ..catalogue import is_plain_name
+
     state = state_of(ctx)
     output = state.output(json_)
     outcome = Outcome()
@@ -109,7 +109,7 @@ def import_servers(
         name = item.name
         notes: list[str] = []
         try:
-            if not _NAME.match(name):
+            if not is_plain_name(name):
                 renamed = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:64] or "server"
                 notes.append(f"renamed from {name!r} (server names use letters, digits, '-' and '_')")
                 name = renamed
@@ -227,26 +227,29 @@ def _host(host: str, outcome: Outcome) -> list[Found]:
 
 
 def _read(path: Path) -> Any:
-    """A host's file: JSON (VS Code and Cursor allow comments and trailing commas: YAML reads those)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise errors.ConfigError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    """A host's file, read and parsed by config.py's own reader, so a broken file gets the same error.
 
-    try:
-        return YAML(typ="safe", pure=True).load(_strip_json_comments(text))
-    except YAMLError:
-        raise errors.ConfigError("not valid JSON or YAML", file=str(path)) from None
+    JSON files may have ``//`` and ``/* */`` comments, as VS Code and Cursor allow (trailing commas
+    too: the config parser falls back to YAML, which accepts them).
+    """
+    from ..config import _load_json, _parse_text, _plain, _read_text
+
+    text = _read_text(path)
+    data, problem, _ = _load_json(text)
+    if problem is None:  # plain JSON, the usual case: ~/.claude.json can be megabytes of history
+        return data
+    uncommented = _strip_json_comments(text)
+    if uncommented.lstrip().startswith("{"):  # only JSON: in YAML, `//` is ordinary text (a URL)
+        text = uncommented
+    return _plain(_parse_text(text, str(path)))
 
 
 def _strip_json_comments(text: str) -> str:
-    """Drop ``//`` and ``/* */`` comments outside strings (JSONC, as VS Code writes)."""
+    """Blank out ``//`` and ``/* */`` comments outside strings (JSONC, as VS Code writes).
+
+    Comments become spaces and their line breaks stay, so a parse error's line and column still
+    point into the file as written.
+    """
     out: list[str] = []
     i, quote = 0, False
     while i < len(text):
@@ -263,11 +266,15 @@ def _strip_json_comments(text: str) -> str:
             out.append(char)
         elif text.startswith("//", i):
             end = text.find("\n", i)
-            i = len(text) if end < 0 else end
+            end = len(text) if end < 0 else end
+            out.append(" " * (end - i))
+            i = end
             continue
         elif text.startswith("/*", i):
             end = text.find("*/", i + 2)
-            i = len(text) if end < 0 else end + 2
+            end = len(text) if end < 0 else end + 2
+            out.append(re.sub(r"[^\n]", " ", text[i:end]))
+            i = end
             continue
         else:
             out.append(char)

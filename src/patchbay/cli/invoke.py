@@ -12,11 +12,9 @@ printed. A tool result with ``isError`` prints its text to stderr and exits 5.
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,6 +30,7 @@ from ._fleet import (
     parse_arguments,
     report_not_ready,
     require_server,
+    split_pairs,
     state_of,
 )
 from ._output import Output
@@ -186,8 +185,7 @@ def prompt(
     output = state.output(json_)
     config = state.load()
     names = _servers_for(config, name, server)
-    string_schema = {"properties": {p.partition("=")[0]: {"type": "string"} for p in arguments or ()}}
-    args = parse_arguments(list(arguments or []), None, string_schema)
+    args = dict(split_pairs(arguments or ()))  # prompt arguments are strings: no JSON coercion
 
     async def run() -> Any:
         async with open_fleet(config, names) as manager:
@@ -288,6 +286,9 @@ class _Saver:
         self._count = 0
 
     def save(self, data: str, mime: str | None) -> Path:
+        import base64  # with tempfile, ~2.5 ms that only a call saving a file needs
+        import tempfile
+
         if self._directory is None:
             self._directory = Path(tempfile.mkdtemp(prefix="patchbay-"))
         self._directory.mkdir(parents=True, exist_ok=True)
