@@ -13,9 +13,10 @@ two tool definitions.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import errors
@@ -176,25 +177,51 @@ def model_text(result: ToolResult) -> str:
     return result.text
 
 
-@lru_cache(maxsize=512)
-def _validator(schema_json: str) -> Any:
-    """A compiled validator for this schema, or ``None`` if the schema itself is invalid."""
+# id(schema) -> (schema, validator or None), least recently used first. Keyed by identity because
+# building a content key (the schema as JSON) on every call cost about as much as validating; the
+# entry holds the schema, so its id cannot be reused by another object while it is cached.
+_VALIDATORS: OrderedDict[int, tuple[Mapping[str, Any], Any]] = OrderedDict()
+_VALIDATORS_LOCK = threading.Lock()  # the LangChain adapter validates from worker threads too
+_MAX_VALIDATORS = 512
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    """A compiled validator for this schema object, or ``None`` if the schema itself is invalid.
+
+    Schemas are treated as immutable once used: the catalogue replaces a tool's schema when the
+    server re-lists, it never edits one in place.
+    """
+    key = id(schema)
+    with _VALIDATORS_LOCK:
+        entry = _VALIDATORS.get(key)
+        if entry is not None and entry[0] is schema:
+            _VALIDATORS.move_to_end(key)
+            return entry[1]
+    validator = _compile(schema)
+    with _VALIDATORS_LOCK:
+        _VALIDATORS[key] = (schema, validator)
+        if len(_VALIDATORS) > _MAX_VALIDATORS:
+            _VALIDATORS.popitem(last=False)
+    return validator
+
+
+def _compile(schema: Mapping[str, Any]) -> Any:
     from jsonschema import exceptions, validators
 
-    schema = json.loads(schema_json)
-    cls = validators.validator_for(schema)
+    plain = schema if isinstance(schema, dict) else dict(schema)
+    cls = validators.validator_for(plain)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(plain)
     except exceptions.SchemaError:
         return None  # a broken schema is the server's problem: let the server judge the arguments
-    return cls(schema)
+    return cls(plain)
 
 
 def validate_arguments(schema: Mapping[str, Any], arguments: Any) -> str | None:
     """Why ``arguments`` do not fit ``schema``, as a few lines a model can act on; ``None`` if they do."""
     from referencing.exceptions import Unresolvable
 
-    validator = _validator(json.dumps(schema, sort_keys=True, default=str))
+    validator = _validator(schema)
     if validator is None:
         return None
     try:
