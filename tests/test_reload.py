@@ -127,3 +127,25 @@ async def test_watch_ignores_other_files_in_the_directory(tmp_path: Path) -> Non
         write_config(path, {"one": stdio("raw_echo.py"), "two": stdio("raw_echo.py")})
         await wait_state(manager, "two", "ready", timeout=10)
         assert manager.status()["one"]["pid"] == pid
+
+
+async def test_watch_picks_up_default_layer_files_created_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the default layers, a user or project file that did not exist at start (folders
+    included) is a change too: creating it adds its servers."""
+    home, project = tmp_path / "xdg", tmp_path / "project"
+    project.mkdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    monkeypatch.delenv("PATCHBAY_CONFIG", raising=False)
+    monkeypatch.chdir(project)
+    async with MCPManager(None, watch=True, trust_project=True) as manager:
+        assert manager.status() == {}
+        (home / "patchbay").mkdir(parents=True)  # folders first, as an editor or `patchbay add` would
+        write_config(home / "patchbay" / "mcp.yaml", {"mine": stdio("raw_echo.py")})
+        await wait_state(manager, "mine", "ready", timeout=10)
+        (project / ".patchbay").mkdir()
+        write_config(project / ".patchbay" / "mcp.yaml", {"ours": stdio("raw_echo.py")})
+        await wait_state(manager, "ours", "ready", timeout=10)
+        assert (await manager.call_tool("mcp__ours__echo", {"text": "hi"})).text == "hi"
+        assert manager.status()["mine"]["state"] == "ready"

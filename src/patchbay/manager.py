@@ -13,6 +13,7 @@ import inspect
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -158,13 +159,21 @@ class MCPManager:
             from ._watch import watch_config_files
 
             self._watch_stop = anyio.Event()
-            self._tg.start_soon(
-                watch_config_files, lambda: self._config.sources, self.reload, self._watch_stop
-            )
+            self._tg.start_soon(watch_config_files, self._watched_files, self.reload, self._watch_stop)
         if self._wait:
             await self.connect_all()
         else:
             self._start_auto()
+
+    def _watched_files(self) -> list[str]:
+        """The files whose saving reloads; with the default layers also the user and project
+        files that do not exist yet, so creating one adds its servers."""
+        files = list(self._config.sources)
+        if self._config_paths is None:
+            from .config import PROJECT_CONFIG, user_config_path
+
+            files += [str(user_config_path()), str(Path.cwd() / PROJECT_CONFIG)]
+        return files
 
     def _new_connection(self, server: Any) -> Connection:
         name = server.name
