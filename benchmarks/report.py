@@ -265,7 +265,66 @@ def latency_section(d: Data, out: list[str], checks: list[str]) -> None:
                 f"{sdk:.0f} µs (target ≤ 1.05×){cpu_note}",
             )
         )
+    overhead_section(d, out, checks)
     out.append("")
+
+
+OVERHEAD_LABELS = {
+    "sdk-session": "SDK `ClientSession` (`stdio_client`, 2025-11-25 handshake)",
+    "patchbay": "**patchbay** `MCPManager.call_tool` (`protocol: auto`)",
+    "patchbay-legacy": "patchbay `MCPManager.call_tool` (`protocol: legacy`)",
+    "session": "the SDK session inside patchbay's connection, called directly",
+}
+
+
+def overhead_section(d: Data, out: list[str], checks: list[str]) -> None:
+    """The in-process A/B of call_overhead.py: one process, interleaved blocks, same server script."""
+    found = next(iter(d.by.get(("latency", "call_overhead.py", "patchbay"), [])), None)
+    if not found:
+        return
+    if not found.get("ok"):
+        out.append(f"\n`benchmarks/call_overhead.py` failed: {found.get('error', '?')[:200]}")
+        return
+    out.append(
+        f"\n**In one process** (`benchmarks/call_overhead.py`: the clients below share one process and "
+        f"call in interleaved blocks of {found['block']}, {found['rounds']} rounds; medians over blocks). "
+        "Separate processes of one client differ by up to a third on this machine (where the scheduler "
+        "puts client and server decides much of it), more than the effect measured; here that noise "
+        "is shared. The last row is patchbay's own connection without patchbay's layers, so "
+        "*patchbay − that row* is patchbay's own cost and *that row − SDK* the protocol revision's.\n"
+    )
+    servers = found["servers"]
+    names = list(servers)
+    out.append(
+        "| client | " + " | ".join(f"{v}: µs/call | {v}: CPU µs/call | {v}: CPU vs SDK" for v in names) + " |"
+    )
+    out.append("|---" * (1 + 3 * len(names)) + "|")
+    for client, label in OVERHEAD_LABELS.items():
+        cells = []
+        for v in names:
+            row, base = servers[v]["clients"].get(client), servers[v]["clients"]["sdk-session"]
+            if row is None:
+                cells += ["–", "–", "–"]
+                continue
+            cells += [
+                f"{row['wall_us']:,.0f}",
+                f"{row['cpu_us']:,.0f}",
+                f"{row['cpu_us'] / base['cpu_us']:.2f}×",
+            ]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    notes = ", ".join(f"{v}: patchbay negotiated {servers[v]['protocol']}" for v in names)
+    out.append(f"\n({notes}.)")
+    for v in names:
+        rows = servers[v]["clients"]
+        own = rows["patchbay"]["cpu_us"] - rows["session"]["cpu_us"]
+        checks.append(
+            target(
+                rows["patchbay"]["wall_us"] <= 1.05 * rows["sdk-session"]["wall_us"],
+                f"call latency in one process ({v}): patchbay {rows['patchbay']['wall_us']:.0f} µs = "
+                f"{rows['patchbay']['wall_us'] / rows['sdk-session']['wall_us']:.2f}× the SDK session "
+                f"(target ≤ 1.05×); patchbay's own layers {own:+.0f} µs CPU per call",
+            )
+        )
 
 
 def concurrency_section(d: Data, out: list[str], checks: list[str]) -> None:

@@ -47,6 +47,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "connect_reps": {1: 2, 10: 2, 30: 1},
         "latency_reps": 3,
+        "overhead_rounds": 60,
         "calls": 2000,
         "warmup": 100,
         "stateless_calls": 10,
@@ -65,6 +66,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
         "connect_reps": {1: 1, 10: 1, 30: 1},
         "latency_reps": 1,
+        "overhead_rounds": 10,
         "calls": 300,
         "warmup": 30,
         "stateless_calls": 5,
@@ -199,6 +201,23 @@ def s2_latency(rec: Recorder, p: dict[str, Any], variant_servers: dict[str, str]
                     "warmup": 2 if stateless else p["warmup"],
                 }
                 emit(rec, "latency", variant, client, rep=rep, record=run_job(job))
+    if variant_servers is None:
+        call_overhead(rec, p)
+
+
+def call_overhead(rec: Recorder, p: dict[str, Any]) -> None:
+    """patchbay against the bare SDK session inside one process (call_overhead.py): see RESULTS.md."""
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "overhead.json"
+        argv = [SERVER_PY, str(HERE / "call_overhead.py"), "--rounds", str(p["overhead_rounds"])]
+        done = subprocess.run(
+            [*argv, "--json", str(target)], capture_output=True, text=True, check=False, timeout=900
+        )
+        if done.returncode == 0 and target.exists():
+            record = {"ok": True, **json.loads(target.read_text())}
+        else:
+            record = {"ok": False, "error": (done.stderr or done.stdout)[-300:]}
+    emit(rec, "latency", "call_overhead.py", "patchbay", rep=0, record=record)
 
 
 def s3_concurrency(rec: Recorder, p: dict[str, Any]) -> None:
