@@ -120,6 +120,21 @@ async def test_the_listing_is_read_again_after_a_reconnect(tmp_path: Path) -> No
         assert (await manager.call_tool("mcp__gen__only_in_generation_2")).text == "generation 2"
 
 
+async def test_a_call_made_during_a_reconnect_checks_the_new_listing(tmp_path: Path) -> None:
+    """A call that waited for the reconnect is checked against the new process's tools: one that
+    is gone raises ToolNotFound and is never sent."""
+    tag = new_tag()
+    generations = tmp_path / "generation"
+    entry = faulty(tag, "--generation-file", str(generations), reconnect=FAST_RETRY)
+    async with MCPManager(fleet(gen=entry)) as manager:
+        async with manager.events() as events:
+            os.kill(manager.status()["gen"]["pid"], signal.SIGKILL)
+            await expect_states(events, "gen", "reconnecting")
+        with pytest.raises(ToolNotFound, match="no longer offers"):
+            await manager.call_tool("mcp__gen__only_in_generation_1", timeout=10)
+        assert manager.status()["gen"]["state"] == "ready"
+
+
 async def test_a_call_during_a_reconnect_waits_for_the_server() -> None:
     """A call made while the server is reconnecting is not failed: it waits (within its deadline)
     and runs on the new process."""

@@ -231,6 +231,8 @@ class StdioTransport:
         self.shutdown_grace = shutdown_grace
         self.stall_timeout = stall_timeout
         """Seconds the server may leave a backlog on its stdin unread before it counts as hung."""
+        self.writer_idle = False
+        """Whether a message handed to the transport now goes to the pipe at once (no backlog)."""
         self.pid: int | None = None
         self.returncode: int | None = None
         self.ended = anyio.Event()
@@ -345,21 +347,27 @@ class StdioTransport:
                 left = now  # slow, but reading: keep going
 
         async def write_stdin() -> None:
+            self.writer_idle = True
             try:
                 async with write_recv:
                     async for message in write_recv:
                         data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
                         stdin.write(data.encode() + b"\n")
                         # Usually the pipe took it all at once; only a backlog needs waiting for.
-                        if (pipe.get_write_buffer_size() or pipe.is_closing()) and not await drain():
-                            self.end_reason = f"stopped reading its stdin for {self.stall_timeout:g}s"
-                            self._log.error("server %s; dropping the connection", self.end_reason)
-                            break
+                        if pipe.get_write_buffer_size() or pipe.is_closing():
+                            self.writer_idle = False
+                            if not await drain():
+                                self.end_reason = f"stopped reading its stdin for {self.stall_timeout:g}s"
+                                self._log.error("server %s; dropping the connection", self.end_reason)
+                                break
+                            self.writer_idle = True
                     else:
+                        self.writer_idle = False
                         return  # the session closed its side: a normal end
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError, OSError):
                 pass
             # The server stopped reading: end the session instead of leaving requests waiting.
+            self.writer_idle = False
             await read_send.aclose()
             self.ended.set()
 

@@ -10,6 +10,7 @@ connection is ready and send requests through the live session, each under its o
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import math
 import random
@@ -406,7 +407,7 @@ class Connection:
             self.config,
             connect_timeout=self.connect_timeout,
             shutdown_grace=self.config.resolved_shutdown_grace(self.settings),
-            stall_timeout=self.timeout,
+            stall_timeout=2 * self.timeout,
             auth=self._auth(),
         )
         self._transport = transport
@@ -884,40 +885,39 @@ class Connection:
         return message
 
     async def call_tool(self, tool: str, arguments: dict[str, Any], timeout: float) -> CallToolResult:
-        """Call a tool on the live session: the common case of ``MCPManager.call_tool``.
+        """Call a tool: the common case of ``MCPManager.call_tool``.
 
-        A ready session needs no waiting, so the deadline is the SDK's own per-request clock (it
-        runs anyway) rather than a second cancel scope per call, and a 2025-era session is called
-        directly (``mcp.Client`` adds input-required rounds and re-listing, which only 2026-07-28
-        has). Everything else goes through ``request()``, with the same errors either way. The
-        clock starts once the request is written; the stdio transport bounds that write (a server
-        that stops reading is dropped after ``timeout``), HTTP's client has its own timeouts.
+        On a ready 2025-era stdio session whose writer is not backed up, the deadline is the SDK's
+        own per-request clock (it runs anyway) instead of a second cancel scope per call. That
+        clock starts once the request is written, so everything else takes ``request()``, whose
+        one deadline covers it all: waiting for a server, 2026-07-28 sessions (input-required
+        rounds and re-listing run between requests), HTTP (a write can queue behind a slow POST),
+        and a stdio writer that is waiting for the server to read (a request that slips in behind
+        one that is not yet waiting is bounded by the transport, which drops a server that leaves
+        its stdin unread for twice ``timeout``). The errors are the same either way.
         """
         client = self._client
         transport = self._transport
-        if client is None or self.state is not State.READY or self._wake.is_set():
+        if (
+            client is None
+            or self._modern
+            or self.state is not State.READY
+            or self._wake.is_set()
+            or timeout <= 0
+            or not getattr(transport, "writer_idle", False)
+        ):
             return await self.request(
                 f"tool {tool!r}",
-                lambda c, _scope: self._send_call(c, tool, arguments, None),
+                functools.partial(self._call_offered, tool, arguments),
                 timeout=timeout,
                 timeout_error=errors.ToolTimeout,
             )
         if not self.offers_tool(tool):
             raise errors.ToolNotFound(f"{self.name} no longer offers the tool {tool!r}")
-        started = time.monotonic()
+        meta: Any = self.request_meta()
         try:
-            result = await self._send_call(client, tool, arguments, timeout)
+            result = await client.session.call_tool(tool, arguments, read_timeout_seconds=timeout, meta=meta)
         except _mcp_error() as exc:
-            if _rejected_unsent(exc, transport):
-                # Refused before it ran (a restarted HTTP server): once more on the next session.
-                self._mark_lost(getattr(transport, "end_reason", None) or "session rejected", transport)
-                return await self.request(
-                    f"tool {tool!r}",
-                    lambda c, _scope: self._send_call(c, tool, arguments, None),
-                    timeout=max(timeout - (time.monotonic() - started), 0.0),
-                    timeout_error=errors.ToolTimeout,
-                    resend=False,
-                )
             raise self._translate(exc, f"tool {tool!r}", timeout, transport, errors.ToolTimeout) from None
         except RuntimeError as exc:
             raise errors.ProtocolError(self.name, f"tool {tool!r}: {exc}", code=-32603) from None
@@ -927,13 +927,16 @@ class Connection:
         self.last_activity = time.time()
         return result
 
-    def _send_call(
-        self, client: Client, tool: str, arguments: dict[str, Any], timeout: float | None
-    ) -> Awaitable[CallToolResult]:
+    async def _call_offered(
+        self, tool: str, arguments: dict[str, Any], client: Client, _scope: anyio.CancelScope
+    ) -> CallToolResult:
+        """The call on whichever session is live once ready (it may be a new one)."""
+        if not self.offers_tool(tool):
+            raise errors.ToolNotFound(f"{self.name} no longer offers the tool {tool!r}")
         meta: Any = self.request_meta()
-        if self._modern:
-            return client.call_tool(tool, arguments, read_timeout_seconds=timeout, meta=meta)
-        return client.session.call_tool(tool, arguments, read_timeout_seconds=timeout, meta=meta)
+        if self._is_modern(client):
+            return await client.call_tool(tool, arguments, meta=meta)
+        return await client.session.call_tool(tool, arguments, meta=meta)
 
     async def request(
         self,
@@ -1004,6 +1007,8 @@ class Connection:
         own "Connection closed" (or a transport that has ended) counts as a lost connection.
         """
         code, message = exc.code, exc.message
+        if code == _REQUEST_TIMEOUT:  # the SDK's own clock: a timeout even if the transport ends too
+            return timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
         ended = transport is not None and (
             transport.ended.is_set() or getattr(transport, "session_rejected", False)
         )
@@ -1019,8 +1024,6 @@ class Connection:
             # stream) or the server may be dead: a health check right away tells which.
             self._suspect.set()
             return errors.ConnectionLost(self.name, f"{what}: {message}")
-        if code == _REQUEST_TIMEOUT:
-            return timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
         return errors.ProtocolError(
             self.name,
             _redact(f"{what}: {message}", self._secrets),
