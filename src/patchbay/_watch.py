@@ -68,31 +68,37 @@ async def watch_config_files(
             logger.warning("config change not applied, the running config stays: %s", exc)
 
     present: frozenset[str] | None = None
-    while not stop.is_set():
-        targets = _resolved(files())
-        if not targets:
-            logger.warning("watch=True, but the config was not read from any file: nothing to watch")
-            await stop.wait()
-            return
-        directories = frozenset(_nearest_directory(path) for path in targets)
-        before, present = present, _present(targets)
-        if before is not None and present != before:
-            await apply()  # a file appeared or went while the watch was being moved
-            continue
+    try:
+        while not stop.is_set():
+            targets = _resolved(files())
+            if not targets:
+                logger.warning("watch=True, but the config was not read from any file: nothing to watch")
+                await stop.wait()
+                return
+            directories = frozenset(_nearest_directory(path) for path in targets)
+            before, present = present, _present(targets)
+            if before is not None and present != before:
+                await apply()  # a file appeared or went while the watch was being moved
+                continue
+            armed = present
 
-        def relevant(
-            _change: object, path: str, targets: frozenset[str] = targets, dirs: frozenset[str] = directories
-        ) -> bool:
-            real = os.path.realpath(path)
-            # The file itself, or a folder on the way to one that does not exist yet.
-            return real in targets or (
-                os.path.dirname(real) in dirs and any(t.startswith(real + os.sep) for t in targets)
-            )
+            def relevant(
+                _change: object,
+                path: str,
+                targets: frozenset[str] = targets,
+                dirs: frozenset[str] = directories,
+            ) -> bool:
+                real = os.path.realpath(path)
+                # The file itself, a watched folder, or a folder on the way to a missing file.
+                return (
+                    real in targets
+                    or real in dirs
+                    or (os.path.dirname(real) in dirs and any(t.startswith(real + os.sep) for t in targets))
+                )
 
-        # A file created while the watch was being moved to its new folder raised no event here:
-        # while some file is missing, look for it every second too.
-        missing = present != targets
-        try:
+            # A file created while the watch was being moved to its new folder raised no event
+            # here: while some file is missing, look for it every second too.
+            missing = present != targets
             async for changes in awatch(
                 *sorted(directories),
                 watch_filter=relevant,
@@ -106,11 +112,10 @@ async def watch_config_files(
                 if _touches(changes, targets) or present != before:
                     await apply()
                 moved = frozenset(_nearest_directory(path) for path in targets) != directories
-                if moved or _resolved(files()) != targets:
-                    break
+                if moved or present != armed or _resolved(files()) != targets:
+                    break  # watch again from where the files are now
             else:
                 return  # stop was set
-        except Exception as exc:
-            logger.error("stopped watching the config files: %s", exc)
-            await stop.wait()
-            return
+    except Exception as exc:
+        logger.error("stopped watching the config files: %s", exc)
+        await stop.wait()

@@ -8,6 +8,7 @@ is parallel (ten stubborn servers cost one grace period, not ten).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 import os
@@ -172,7 +173,9 @@ class MCPManager:
         if self._config_paths is None:
             from .config import PROJECT_CONFIG, user_config_path
 
-            files += [str(user_config_path()), str(Path.cwd() / PROJECT_CONFIG)]
+            files.append(str(user_config_path()))
+            with contextlib.suppress(OSError):  # a working directory that was deleted has no project file
+                files.append(str(Path.cwd() / PROJECT_CONFIG))
         return files
 
     def _new_connection(self, server: Any) -> Connection:
