@@ -12,8 +12,8 @@ from patchbay._redaction import argument_secrets, mask_url, url_secrets
     [
         ("http://127.0.0.1:8000/mcp", "http://127.0.0.1:8000/mcp"),
         ("https://user:pw-secret@example.com/mcp", "https://user:***@example.com/mcp"),
-        ("https://user@example.com/mcp", "https://user@example.com/mcp"),
-        ("https://user:@example.com/mcp", "https://user:***@example.com/mcp"),
+        ("https://ghp_token123@example.com/mcp", "https://***@example.com/mcp"),
+        ("https://sk_live_key:@example.com/mcp", "https://***@example.com/mcp"),
         ("https://u:p@ss@example.com:8443/mcp", "https://u:***@example.com:8443/mcp"),
         ("https://h/mcp?key=abc&x=1", "https://h/mcp?key=***&x=***"),
         ("https://h/mcp?api%20key=abc+def", "https://h/mcp?api%20key=***"),  # key as written
@@ -56,6 +56,7 @@ def test_url_secrets_values() -> None:
     assert "user" not in secrets
     assert url_secrets("http://127.0.0.1:8000/mcp") == []
     assert url_secrets(None) == url_secrets("") == []
+    assert "ghp_token123" in url_secrets("https://ghp_token123@h/mcp")  # a user name alone is a token
     assert sorted(url_secrets("https://h/mcp?token=plus+value")) == ["plus value", "plus+value"]
 
 

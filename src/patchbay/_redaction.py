@@ -53,7 +53,7 @@ def argument_secrets(written: Iterable[object], environ: Mapping[str, str] | Non
 
 
 def mask_url(url: str) -> str:
-    """``url`` for display: user name, host and path kept; password and every value masked as ``***``.
+    """``url`` for display: host and path kept; credentials and every value masked as ``***``.
 
     Values are masked in the query (``?key=***``) and in the fragment too, which is never sent to
     the server but can hold a token (OAuth implicit grant: ``#access_token=***``). A query or
@@ -69,8 +69,10 @@ def mask_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, host = netloc.rpartition("@")
-        user, has_password, _ = userinfo.partition(":")
-        netloc = f"{user}:***@{host}" if has_password else f"{user}@{host}"
+        user, _, password = userinfo.partition(":")
+        # With a password the user name is a name; alone (``https://<token>@host``, or a key with an
+        # empty password as some APIs take it) it is the secret.
+        netloc = f"{user}:***@{host}" if password else f"***@{host}"
     return urlunsplit(
         (parts.scheme, netloc, parts.path, _mask_items(parts.query), _mask_items(parts.fragment))
     )
@@ -110,6 +112,8 @@ def url_secrets(url: str | None) -> list[str]:
             found.append(value if has_value else key)
     if parts.password:
         found.append(parts.password)
+    elif parts.username:
+        found.append(parts.username)  # a user name alone is a token (see ``mask_url``)
     decoded = [decode(value) for value in found for decode in (unquote, unquote_plus)]
     return normalise_secrets([*found, *decoded])
 
