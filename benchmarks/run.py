@@ -47,7 +47,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "connect_reps": {1: 2, 10: 2, 30: 1},
         "latency_reps": 3,
-        "overhead_rounds": 60,
+        "overhead_rounds": 30,
         "calls": 2000,
         "warmup": 100,
         "stateless_calls": 10,
