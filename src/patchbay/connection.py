@@ -41,6 +41,8 @@ T = TypeVar("T")
 _MAX_PAGES = 1000
 _ALL_KINDS = frozenset({"tools", "prompts", "resources"})
 # JSON-RPC / SDK error codes this module reacts to.
+_TRANSPORT_ERRORS = (RuntimeError, anyio.ClosedResourceError, anyio.BrokenResourceError, OSError)
+"""What a request can raise besides ``MCPError``: see ``Connection._broken``."""
 _CONNECTION_CLOSED = -32000
 _REQUEST_TIMEOUT = -32001
 _INVALID_REQUEST = -32600
@@ -919,11 +921,8 @@ class Connection:
             result = await client.session.call_tool(tool, arguments, read_timeout_seconds=timeout, meta=meta)
         except _mcp_error() as exc:
             raise self._translate(exc, f"tool {tool!r}", timeout, transport, errors.ToolTimeout) from None
-        except RuntimeError as exc:
-            raise errors.ProtocolError(self.name, f"tool {tool!r}: {exc}", code=-32603) from None
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
-            self._mark_lost(describe_exception(exc), transport)
-            raise errors.ConnectionLost(self.name, f"connection lost during tool {tool!r}") from None
+        except _TRANSPORT_ERRORS as exc:
+            raise self._broken(exc, f"tool {tool!r}", transport) from None
         self.last_activity = time.time()
         return result
 
@@ -977,11 +976,8 @@ class Connection:
                         self._mark_lost(reason, transport)
                         continue
                     raise self._translate(exc, what, limit, transport, timeout_error) from None
-                except RuntimeError as exc:
-                    raise errors.ProtocolError(self.name, f"{what}: {exc}", code=-32603) from None
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
-                    self._mark_lost(describe_exception(exc), transport)
-                    raise errors.ConnectionLost(self.name, f"connection lost during {what}") from None
+                except _TRANSPORT_ERRORS as exc:
+                    raise self._broken(exc, what, transport) from None
                 self.last_activity = time.time()
                 return result
         if waiting:
@@ -992,6 +988,13 @@ class Connection:
                 next_retry_at=self.next_retry_at,
             )
         raise timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
+
+    def _broken(self, exc: Exception, what: str, transport: ManagedTransport | None) -> errors.PatchbayError:
+        """An error from below the SDK: a ``RuntimeError`` is the SDK refusing; the rest end the session."""
+        if isinstance(exc, RuntimeError):
+            return errors.ProtocolError(self.name, f"{what}: {exc}", code=-32603)
+        self._mark_lost(describe_exception(exc), transport)
+        return errors.ConnectionLost(self.name, f"connection lost during {what}")
 
     def _translate(
         self,
