@@ -30,6 +30,7 @@ from .transports import ManagedTransport, build_transport
 
 if TYPE_CHECKING:
     from mcp import Client, MCPError
+    from mcp.shared.dispatcher import ProgressFnT
     from mcp.types import CallToolResult
 
 __all__ = ["Connection", "State"]
@@ -518,7 +519,7 @@ class Connection:
         self.log.info("ready (%s, %.0f ms)", self.protocol_version, connect_seconds * 1000)
 
     def _modern_session(self) -> bool:
-        return self._client is not None and self._is_modern(self._client)
+        return self._client is not None and self._modern
 
     @staticmethod
     def _is_modern(client: Client) -> bool:
@@ -886,7 +887,14 @@ class Connection:
             message += f": {self.error}"
         return message
 
-    async def call_tool(self, tool: str, arguments: dict[str, Any], timeout: float) -> CallToolResult:
+    async def call_tool(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        timeout: float,
+        *,
+        progress: Callable[[anyio.CancelScope], ProgressFnT] | None = None,
+    ) -> CallToolResult:
         """Call a tool: the common case of ``MCPManager.call_tool``.
 
         On a ready 2025-era stdio session whose writer is not backed up, the deadline is the SDK's
@@ -894,9 +902,11 @@ class Connection:
         clock starts once the request is written, so everything else takes ``request()``, whose
         one deadline covers it all: waiting for a server, 2026-07-28 sessions (input-required
         rounds and re-listing run between requests), HTTP (a write can queue behind a slow POST),
-        and a stdio writer that is waiting for the server to read (a request that slips in behind
-        one that is not yet waiting is bounded by the transport, which drops a server that leaves
-        its stdin unread for twice ``timeout``). The errors are the same either way.
+        ``progress`` (given the deadline's scope, it returns the SDK's progress callback, which may
+        move that deadline), and a stdio writer that is waiting for the server to read (a request
+        that slips in behind one that is not yet waiting is bounded by the transport, which drops a
+        server that leaves its stdin unread for twice ``timeout``). The errors are the same either
+        way.
         """
         client = self._client
         transport = self._transport
@@ -906,11 +916,12 @@ class Connection:
             or self.state is not State.READY
             or self._wake.is_set()
             or timeout <= 0
+            or progress is not None
             or not getattr(transport, "writer_idle", False)
         ):
             return await self.request(
                 f"tool {tool!r}",
-                functools.partial(self._call_offered, tool, arguments),
+                functools.partial(self._call_offered, tool, arguments, progress),
                 timeout=timeout,
                 timeout_error=errors.ToolTimeout,
             )
@@ -927,15 +938,21 @@ class Connection:
         return result
 
     async def _call_offered(
-        self, tool: str, arguments: dict[str, Any], client: Client, _scope: anyio.CancelScope
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        progress: Callable[[anyio.CancelScope], ProgressFnT] | None,
+        client: Client,
+        scope: anyio.CancelScope,
     ) -> CallToolResult:
         """The call on whichever session is live once ready (it may be a new one)."""
         if not self.offers_tool(tool):
             raise errors.ToolNotFound(f"{self.name} no longer offers the tool {tool!r}")
         meta: Any = self.request_meta()
+        callback = progress(scope) if progress is not None else None
         if self._is_modern(client):
-            return await client.call_tool(tool, arguments, meta=meta)
-        return await client.session.call_tool(tool, arguments, meta=meta)
+            return await client.call_tool(tool, arguments, progress_callback=callback, meta=meta)
+        return await client.session.call_tool(tool, arguments, progress_callback=callback, meta=meta)
 
     async def request(
         self,
@@ -944,19 +961,17 @@ class Connection:
         *,
         timeout: float | None = None,
         timeout_error: type[errors.RequestTimeout] = errors.RequestTimeout,
-        resend: bool = True,
     ) -> T:
         """Run one request on the live session under a deadline, translating every failure.
 
         The deadline covers waiting for a (re)connecting server too; when it passes while the
         request is on the wire, cancelling it makes the SDK send ``notifications/cancelled``.
-        ``resend=False`` when the caller has already sent it once (see ``_rejected_unsent``).
         """
         from mcp import MCPError
 
         limit = self.timeout if timeout is None else timeout
         waiting = True
-        resent = not resend
+        resent = False
         with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
             while True:
                 waiting = True

@@ -516,39 +516,26 @@ class MCPManager:
         limit = conn.timeout if timeout is None else timeout
         if reset_timeout_on_progress is None:
             reset_timeout_on_progress = conn.config.reset_timeout_on_progress
-        if progress is None and not reset_timeout_on_progress:
-            return _tool_result(
-                tool.server, original, await conn.call_tool(original, dict(arguments or {}), limit)
-            )
-        started = anyio.current_time()
+        watch: Callable[[anyio.CancelScope], ProgressFnT] | None = None
+        if progress is not None or reset_timeout_on_progress:
+            started = anyio.current_time()
 
-        async def operation(client: Client, scope: anyio.CancelScope) -> ToolResult:
-            if not conn.offers_tool(original):
-                raise errors.ToolNotFound(f"{tool.server} no longer offers the tool {original!r}")
+            def watch(scope: anyio.CancelScope) -> ProgressFnT:
+                async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                    if reset_timeout_on_progress:
+                        deadline = anyio.current_time() + limit
+                        if max_total_timeout is not None:
+                            deadline = min(deadline, started + max_total_timeout)
+                        scope.deadline = deadline
+                    if progress is not None:
+                        outcome = progress(value, total, message)
+                        if inspect.isawaitable(outcome):
+                            await outcome
 
-            async def on_progress(value: float, total: float | None, message: str | None) -> None:
-                if reset_timeout_on_progress:
-                    deadline = anyio.current_time() + limit
-                    if max_total_timeout is not None:
-                        deadline = min(deadline, started + max_total_timeout)
-                    scope.deadline = deadline
-                if progress is not None:
-                    outcome = progress(value, total, message)
-                    if inspect.isawaitable(outcome):
-                        await outcome
+                return cast("ProgressFnT", on_progress)
 
-            wants_progress = progress is not None or reset_timeout_on_progress
-            result = await client.call_tool(
-                original,
-                dict(arguments or {}),
-                progress_callback=cast("ProgressFnT", on_progress) if wants_progress else None,
-                meta=conn.request_meta(),  # type: ignore[arg-type]
-            )
-            return _tool_result(tool.server, original, result)
-
-        return await conn.request(
-            f"tool {original!r}", operation, timeout=limit, timeout_error=errors.ToolTimeout
-        )
+        result = await conn.call_tool(original, dict(arguments or {}), limit, progress=watch)
+        return _tool_result(tool.server, original, result)
 
     async def get_prompt(
         self,
