@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
@@ -223,6 +223,7 @@ class StdioTransport:
         shutdown_grace: float = 2.0,
         stall_timeout: float = 30.0,
         log_name: str = "server",
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.command = command
         self.args = list(args)
@@ -240,6 +241,8 @@ class StdioTransport:
         self.end_reason: str | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
         self._log = logging.getLogger(f"patchbay.server.{log_name}")
+        self._redact = redact
+        """Masks secrets in a whole stderr line before it is cut: a cut secret would not match."""
         self._cm: Any = None
         self._spoke = False
 
@@ -377,7 +380,10 @@ class StdioTransport:
                     raw = await stderr.readline()
                     if not raw:
                         return
-                    text = raw.decode("utf-8", "replace").rstrip()[:_STDERR_LINE_CHARS]
+                    text = raw.decode("utf-8", "replace").rstrip()
+                    if self._redact is not None:
+                        text = self._redact(text)
+                    text = text[:_STDERR_LINE_CHARS]
                     self._stderr_tail.append(text)
                     self._log.debug("%s", text)
 

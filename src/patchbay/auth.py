@@ -101,6 +101,20 @@ class TokenStore:
         self.server = server
         self.url = url
         self.path = (directory or token_dir()) / _file_name(server)
+        self._held: list[str] = []
+
+    def _hold(self, tokens: OAuthToken) -> None:
+        """Tokens that pass through here are masked in logs and errors, like header values.
+
+        A server or authorization server that echoes its access token (an error quoting the
+        ``Authorization`` header) would otherwise show it in ``status()`` and ``-v`` logs.
+        """
+        from ._redaction import register_secrets
+
+        for value in (tokens.access_token, tokens.refresh_token):
+            if value and value not in self._held:
+                self._held.append(value)
+        register_secrets(self, self._held)
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -156,9 +170,14 @@ class TokenStore:
         from mcp.shared.auth import OAuthToken
 
         raw = self._read().get("tokens")
-        return OAuthToken.model_validate(raw) if raw else None
+        if not raw:
+            return None
+        tokens = OAuthToken.model_validate(raw)
+        self._hold(tokens)
+        return tokens
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
+        self._hold(tokens)
         data = self._read()
         data["tokens"] = tokens.model_dump(mode="json", exclude_none=True)
         data["expires_at"] = time.time() + tokens.expires_in if tokens.expires_in else None

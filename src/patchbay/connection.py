@@ -22,7 +22,14 @@ import anyio
 import anyio.abc
 
 from . import errors
-from ._redaction import argument_secrets, guard_loggers, normalise_secrets, register_secrets, url_secrets
+from ._redaction import (
+    argument_secrets,
+    guard_loggers,
+    normalise_secrets,
+    redact,
+    register_secrets,
+    url_secrets,
+)
 from .catalogue import ServerListing, filter_tools
 from .config import ServerConfig, Settings
 from .events import CatalogueChanged, Event, LogMessage, ResourceUpdated, ServerStateChanged
@@ -99,10 +106,8 @@ def _is_auth_failure(exc: BaseException) -> bool:
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
-    """Mask secret values; ``secrets`` is normalised by ``normalise_secrets`` (longest first)."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+    """Mask secret values: ``secrets`` and every registered one (the OAuth tokens patchbay holds)."""
+    return redact(text, secrets)
 
 
 def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
@@ -412,6 +417,7 @@ class Connection:
             shutdown_grace=self.config.resolved_shutdown_grace(self.settings),
             stall_timeout=2 * self.timeout,
             auth=self._auth(),
+            redact=functools.partial(_redact, secrets=self._secrets),
         )
         self._transport = transport
         ready = False

@@ -244,8 +244,12 @@ def build_transport(
     shutdown_grace: float,
     stall_timeout: float = 30.0,
     auth: Any = None,
+    redact: Callable[[str], str] | None = None,
 ) -> ManagedTransport:
-    """One fresh transport for one connection attempt; ``auth`` (an ``httpx2.Auth``) for HTTP/SSE."""
+    """One fresh transport for one connection attempt; ``auth`` (an ``httpx2.Auth``) for HTTP/SSE.
+
+    ``redact`` masks secrets in server text the transport keeps (a stdio server's stderr lines).
+    """
     if server.transport == "stdio":
         assert server.command is not None
         env = minimal_environment(server.env, server.env_passthrough, server.inherit_env)
@@ -257,5 +261,6 @@ def build_transport(
             shutdown_grace=shutdown_grace,
             stall_timeout=stall_timeout,
             log_name=server.name,
+            redact=redact,
         )
     return _HttpTransport(server, connect_timeout, auth)
