@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
+from pathlib import Path
 
 import pytest
 
 from patchbay import MCPManager
+from patchbay.auth import TokenStore
+from patchbay.config import load_config
+from patchbay.errors import TrustStoreError
+from patchbay.trust import TrustStore
 
 from .conftest import stdio
 
@@ -36,3 +43,46 @@ async def test_a_secret_straddling_the_stderr_cut_is_masked_whole(
     shown = logged + json.dumps(status)
     for length in range(4, len(secret) + 1):
         assert secret[:length] not in shown, f"{length} characters of the key leaked"
+
+
+# ------------------------------------------------------------- symlinks planted in private dirs
+
+
+async def test_a_planted_symlink_at_the_token_temp_name_is_not_written_through(tmp_path: Path) -> None:
+    """The old temp name was ``.<name>.json.<pid>.tmp``: predictable, opened without O_NOFOLLOW."""
+    from mcp.shared.auth import OAuthToken
+
+    directory = tmp_path / "oauth"
+    directory.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n")
+    planted = directory / f".remote.json.{os.getpid()}.tmp"
+    planted.symlink_to(victim)
+    store = TokenStore("remote", "http://127.0.0.1:9/mcp", directory)
+    await store.set_tokens(OAuthToken(access_token="at-planted-0123456789", token_type="Bearer"))
+    assert victim.read_text() == "untouched\n", "the tokens were written through the symlink"
+    assert planted.is_symlink()
+    assert (await store.get_tokens()) is not None
+    assert stat.S_IMODE((directory / "remote.json").stat().st_mode) == 0o600
+
+
+def test_a_planted_symlink_at_the_trust_lock_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``trust.json.lock`` was opened with O_CREAT through a symlink: a file created wherever it points."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("PATCHBAY_CONFIG", "PATCHBAY_TRUST_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    root = tmp_path / "repo"
+    (root / ".patchbay").mkdir(parents=True)
+    (root / ".patchbay" / "mcp.yaml").write_text(json.dumps({"servers": {"proj": {"command": "true"}}}))
+    monkeypatch.chdir(root)
+    store = TrustStore(tmp_path / "store" / "trust.json")
+    store.path.parent.mkdir()
+    victim = tmp_path / "created-by-the-lock"
+    (store.path.parent / "trust.json.lock").symlink_to(victim)
+    with pytest.raises(TrustStoreError, match="symbolic link"):
+        store.approve(load_config().servers["proj"])
+    assert not victim.exists(), "the lock open followed the symlink"
+    assert not store.path.exists()

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import time
 import webbrowser
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -131,8 +132,10 @@ class TokenStore:
     def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = {**data, "server_url": self.url}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A fresh name made with O_EXCL | O_NOFOLLOW (mode 0600): a predictable one
+        # (``.<name>.json.<pid>.tmp``) could be a symlink planted to have the tokens written elsewhere.
+        fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        tmp = Path(name)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle, indent=2)

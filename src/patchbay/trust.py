@@ -29,6 +29,7 @@ whatever ``run.sh`` contains when it starts.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -224,8 +225,17 @@ class TrustStore:
         directory = self.path.parent
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            lock = os.open(directory / f"{self.path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            # Never through a symlink: one planted here would have the open create or truncate
+            # whatever it points at.
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            lock = os.open(directory / f"{self.path.name}.lock", flags, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise TrustStoreError(
+                    f"cannot write the trust store: its lock file {self.path.name}.lock is a symbolic"
+                    " link (remove it)",
+                    file=str(self.path),
+                ) from None
             raise TrustStoreError(f"cannot write the trust store: {exc}", file=str(self.path)) from None
         try:
             _lock(lock)
