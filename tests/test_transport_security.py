@@ -8,11 +8,14 @@ import json
 import logging
 import os
 import stat
+import time
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 
-from patchbay import MCPManager
+from patchbay import MCPManager, ProtocolError
 from patchbay.auth import TokenStore
 from patchbay.config import load_config
 from patchbay.errors import TrustStoreError
@@ -86,3 +89,30 @@ def test_a_planted_symlink_at_the_trust_lock_is_refused(
         store.approve(load_config().servers["proj"])
     assert not victim.exists(), "the lock open followed the symlink"
     assert not store.path.exists()
+
+
+# ------------------------------------------------------------------- an endless JSON response
+
+
+async def test_an_endless_json_response_fails_the_call_fast_with_bounded_memory(http_server: Any) -> None:
+    """The server answers a call with ``application/json`` that never ends: the body is capped."""
+    server = http_server("hostile_http.py", "http")
+    config = {
+        "settings": {"max_response_bytes": 4 * 1024 * 1024},
+        "servers": {"flood": {"url": server.url(), "timeout": 8}},
+    }
+    process = psutil.Process()
+    async with MCPManager(config) as manager:
+        assert manager.status()["flood"]["state"] == "ready"
+        before = process.memory_info().rss
+        started = time.monotonic()
+        with pytest.raises(ProtocolError, match="larger than 4194304 bytes") as caught:
+            await manager.call_tool("mcp__flood__flood", {})
+        took = time.monotonic() - started
+        grown = process.memory_info().rss - before
+        assert took < 5, f"the call took {took:.1f}s: the cap did not stop the body"
+        assert grown < 64 * 1024 * 1024, f"the host grew by {grown / 2**20:.0f} MiB"
+        assert "max_response_bytes" in str(caught.value)
+        # The session is fine: the next call on it works.
+        result = await manager.call_tool("mcp__flood__echo", {"text": "still here"})
+        assert result.text == "still here"

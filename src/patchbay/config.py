@@ -294,6 +294,8 @@ class Settings(BaseModel):
     """Truncate tool output rendered as text; ``None`` or 0 = no limit."""
     roots: tuple[RootEntry, ...] | None = None
     """Roots offered to every server that has none of its own; ``None`` = roots not offered."""
+    max_response_bytes: _Count = 32 * 1024 * 1024
+    """Largest HTTP response body read whole (a JSON answer); a longer one fails its request. 0 = no limit."""
 
     @model_validator(mode="before")
     @classmethod

@@ -418,6 +418,7 @@ class Connection:
             stall_timeout=2 * self.timeout,
             auth=self._auth(),
             redact=functools.partial(_redact, secrets=self._secrets),
+            max_response_bytes=self.settings.max_response_bytes,
         )
         self._transport = transport
         ready = False
