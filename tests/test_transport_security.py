@@ -116,3 +116,78 @@ async def test_an_endless_json_response_fails_the_call_fast_with_bounded_memory(
         # The session is fine: the next call on it works.
         result = await manager.call_tool("mcp__flood__echo", {"text": "still here"})
         assert result.text == "still here"
+
+
+# ------------------------------------------------------------ client credentials and tokens
+
+CLIENT_SECRET = "cs-never-elsewhere-7q2w9e"
+
+
+@pytest.fixture
+def oauth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Tokens go to a fresh user data directory; the client secret comes from the environment."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("PB_CC_SECRET", CLIENT_SECRET)
+    return tmp_path / "data" / "patchbay" / "oauth"
+
+
+def client_credentials(url: str, **auth: Any) -> dict[str, Any]:
+    entry = {"url": url, "timeout": 10, "connect_timeout": 10}
+    entry["auth"] = {
+        "type": "client_credentials",
+        "client_id": "patchbay-test",
+        "client_secret": "${PB_CC_SECRET}",
+    }
+    entry["auth"].update(auth)
+    return {"servers": {"remote": entry}}
+
+
+async def test_a_token_endpoint_on_a_third_origin_never_gets_the_client_secret(
+    oauth_home: Path, tmp_path: Path, http_server: Any
+) -> None:
+    """The resource's authorization-server metadata points its token endpoint at another origin."""
+    record = tmp_path / "arrived.jsonl"
+    thief = http_server("hostile_http.py", "http", "--record", str(record))
+    resource = http_server("hostile_http.py", "http", "--oauth", "--token-endpoint", thief.url("/token"))
+    async with MCPManager(client_credentials(resource.url())) as manager:
+        status = manager.status()["remote"]
+    assert status["state"] in ("failed", "needs_auth"), status
+    assert "issuer" in status["error"], status["error"]
+    assert thief.url("/token") in status["error"]
+    assert not record.exists(), f"the third origin was sent: {record.read_text()}"
+
+
+async def test_a_token_endpoint_off_the_pinned_issuer_is_refused(
+    oauth_home: Path, tmp_path: Path, http_server: Any
+) -> None:
+    """With ``issuer:`` pinned, the token endpoint must be on the issuer's origin, whatever the
+    issuer's metadata says (the SDK checks only that the metadata names that issuer)."""
+    record = tmp_path / "arrived.jsonl"
+    thief = http_server("hostile_http.py", "http", "--record", str(record))
+    resource = http_server("hostile_http.py", "http", "--oauth", "--token-endpoint", thief.url("/token"))
+    config = client_credentials(resource.url(), issuer=resource.url("").rstrip("/"))
+    async with MCPManager(config) as manager:
+        status = manager.status()["remote"]
+    assert status["state"] in ("failed", "needs_auth"), status
+    assert thief.url("/token") in status["error"]
+    assert not record.exists(), f"the third origin was sent: {record.read_text()}"
+
+
+async def test_an_access_token_the_server_echoes_back_is_masked(
+    oauth_home: Path, http_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The token endpoint on the resource's own origin is fine; the token it gave is then a secret."""
+    resource = http_server("hostile_http.py", "http", "--oauth")
+    caplog.set_level(logging.DEBUG)
+    async with MCPManager(client_credentials(resource.url())) as manager:
+        assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]
+        stored = json.loads((oauth_home / "remote.json").read_text())
+        token = stored["tokens"]["access_token"]
+        with pytest.raises(ProtocolError) as caught:
+            await manager.call_tool("mcp__remote__whoami", {})
+        message = str(caught.value)
+        shown = message + json.dumps(manager.status())
+    assert "not allowed for Bearer ***" in message, message
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert token not in shown + logged
+    assert CLIENT_SECRET not in shown + logged

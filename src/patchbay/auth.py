@@ -467,8 +467,28 @@ def _client_credentials(server: ServerConfig, storage: TokenStore, scope: str | 
     assert auth is not None
     assert auth.client_id is not None
     assert server.url is not None
+    allowed = _origin(auth.issuer or server.url)
+
+    def guarded(base: type[Any]) -> type[Any]:
+        class Guarded(base):  # type: ignore[misc]
+            """Builds no token request (it carries the client's credentials) for another origin."""
+
+            async def _exchange_token_client_credentials(self) -> httpx2.Request:
+                request: httpx2.Request = await super()._exchange_token_client_credentials()
+                _check_token_endpoint(server, str(request.url), allowed)
+                return request
+
+            async def _refresh_token(self) -> httpx2.Request:
+                request: httpx2.Request = await super()._refresh_token()
+                _check_token_endpoint(server, str(request.url), allowed)
+                return request
+
+        return Guarded
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # omitting `issuer` is deprecated; it stays optional here
+        # Omitting `issuer` is deprecated in the SDK because any token endpoint the resource's
+        # metadata names would get the credentials; here it is held to the resource's own origin.
+        warnings.simplefilter("ignore")
         if auth.private_key:
             signer = SignedJWTParameters(
                 issuer=auth.client_id,
@@ -476,7 +496,7 @@ def _client_credentials(server: ServerConfig, storage: TokenStore, scope: str | 
                 signing_key=auth.private_key,
                 signing_algorithm=auth.signing_algorithm,
             )
-            return PrivateKeyJWTOAuthProvider(
+            provider: httpx2.Auth = guarded(PrivateKeyJWTOAuthProvider)(
                 server.url,
                 storage,
                 auth.client_id,
@@ -484,10 +504,32 @@ def _client_credentials(server: ServerConfig, storage: TokenStore, scope: str | 
                 scope=scope,
                 issuer=auth.issuer,
             )
+            return provider
         assert auth.client_secret is not None
-        return ClientCredentialsOAuthProvider(
+        provider = guarded(ClientCredentialsOAuthProvider)(
             server.url, storage, auth.client_id, auth.client_secret, scope=scope, issuer=auth.issuer
         )
+        return provider
+
+
+class UntrustedTokenEndpoint(LoginRequired):
+    """The discovered token endpoint is not where this server's client credentials may go."""
+
+
+def _check_token_endpoint(server: ServerConfig, url: str, allowed: str) -> None:
+    """Refuse a token endpoint off ``allowed``: the configured issuer's origin, else the server's own.
+
+    Without it, a resource's metadata chooses where the client secret (or signed assertion) goes.
+    """
+    if _origin(url) == allowed:
+        return
+    assert server.auth is not None
+    where = "the configured issuer's origin" if server.auth.issuer else "the server's own origin"
+    raise UntrustedTokenEndpoint(
+        f"refused to send the client credentials to the token endpoint {url}: it is not on {where}"
+        f" ({allowed}). If that authorization server is the right one, pin it with"
+        f" `issuer: <its issuer URL>` under servers.{server.name}.auth"
+    )
 
 
 # ----------------------------------------------------------------------------------- login/logout

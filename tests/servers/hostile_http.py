@@ -122,7 +122,7 @@ class Hostile:
                     await anyio.lowlevel.checkpoint()
             return
         if call is not None and call[1] == "whoami":
-            error = {"code": -32001, "message": f"not allowed for {headers.get('authorization', 'nobody')}"}
+            error = {"code": -32010, "message": f"not allowed for {headers.get('authorization', 'nobody')}"}
             await respond(send, 200, {"jsonrpc": "2.0", "id": call[0], "error": error})
             return
         await self.app(scope, _replay(body, receive), send)
