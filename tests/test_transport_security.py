@@ -191,3 +191,33 @@ async def test_an_access_token_the_server_echoes_back_is_masked(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert token not in shown + logged
     assert CLIENT_SECRET not in shown + logged
+
+
+# ------------------------------------------------------------------------ an endless listing
+
+
+async def test_endless_distinct_cursors_stop_at_the_item_cap(caplog: pytest.LogCaptureFixture) -> None:
+    """Every page brings 50 new tools and a new cursor: the listing stops at 10,000 items, and says so."""
+    caplog.set_level(logging.WARNING, logger="patchbay")
+    async with MCPManager(
+        {"servers": {"endless": stdio("paged.py", "--endless", "--page-size", "50")}}
+    ) as manager:
+        status = manager.status()["endless"]
+        assert status["state"] == "ready", status
+        assert status["tools"] == 10_000
+        assert len(manager.tools()) == 10_000
+        assert status["truncated"] == {"tools": "stopped at 10000 items (settings.max_list_items)"}
+    assert "listing tools stopped at 10000 items" in caplog.text
+
+
+async def test_the_item_cap_is_a_setting() -> None:
+    config = {
+        "settings": {"max_list_items": 120},
+        "servers": {"endless": stdio("paged.py", "--endless", "--page-size", "50")},
+    }
+    async with MCPManager(config) as manager:
+        status = manager.status()["endless"]
+        assert status["tools"] == 120
+        assert status["truncated"] == {"tools": "stopped at 120 items (settings.max_list_items)"}
+    async with MCPManager({"servers": {"paged": stdio("paged.py")}}) as manager:
+        assert manager.status()["paged"]["truncated"] is None, "a list that ends is not cut"

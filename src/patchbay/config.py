@@ -296,6 +296,8 @@ class Settings(BaseModel):
     """Roots offered to every server that has none of its own; ``None`` = roots not offered."""
     max_response_bytes: _Count = 32 * 1024 * 1024
     """Largest HTTP response body read whole (a JSON answer); a longer one fails its request. 0 = no limit."""
+    max_list_items: _Count = 10_000
+    """Most items kept of one list (tools, prompts, resources, templates) of one server; 0 = no limit."""
 
     @model_validator(mode="before")
     @classmethod

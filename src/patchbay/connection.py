@@ -246,6 +246,8 @@ class Connection:
         self._attempt_scope: anyio.CancelScope | None = None
         self._running = False
         self._lost_reason: str | None = None
+        self.truncated: dict[str, str] = {}
+        """Lists cut short by the page or item cap: list name -> why (``status()["truncated"]``)."""
         written_args = config.raw.get("args")
         command_line = [config.raw.get("command"), *(written_args if isinstance(written_args, list) else ())]
         secrets = (
@@ -639,9 +641,16 @@ class Connection:
         return listing
 
     async def _pages(self, fetch: Callable[[str | None], Awaitable[Any]], field: str) -> list[Any]:
-        """Every item of a paginated list, following ``nextCursor`` to the end."""
+        """Every item of a paginated list, following ``nextCursor`` to the end.
+
+        Bounded by pages and by items (``settings.max_list_items``): a server that hands out
+        endless distinct cursors would otherwise fill the host's memory and the catalogue. A list
+        cut short is logged and shown in ``status()["truncated"]``.
+        """
         from mcp import MCPError
 
+        limit = self.settings.max_list_items or math.inf
+        self.truncated.pop(field, None)
         items: list[Any] = []
         cursor: str | None = None
         seen: set[str] = set()
@@ -655,13 +664,20 @@ class Connection:
                 return items
             items.extend(getattr(page, field))
             cursor = page.next_cursor
+            if len(items) > limit or (len(items) == limit and cursor):
+                del items[int(limit) :]
+                return self._cut(field, items, f"stopped at {len(items)} items (settings.max_list_items)")
             if not cursor:
                 return items
             if cursor in seen:
                 self.log.warning("server repeated a %s cursor; stopping at %d items", field, len(items))
                 return items
             seen.add(cursor)
-        self.log.warning("stopped listing %s after %d pages", field, _MAX_PAGES)
+        return self._cut(field, items, f"stopped after {_MAX_PAGES} pages ({len(items)} items)")
+
+    def _cut(self, field: str, items: list[Any], reason: str) -> list[Any]:
+        self.truncated[field] = reason
+        self.log.warning("listing %s %s; the server offers more", field, reason)
         return items
 
     async def _refresher(self, client: Client) -> None:
@@ -1080,6 +1096,7 @@ class Connection:
             "last_activity": self.last_activity,
             "connect_ms": round(self.connect_seconds * 1000, 1) if self.connect_seconds is not None else None,
             "phases": dict(self.phases) or None,
+            "truncated": dict(self.truncated) or None,
             "last_health_check": self.last_health_check,
             "reconnect": {
                 "attempt": self.attempt,
