@@ -45,6 +45,7 @@ grace = float(sys.argv[1])
 interval = float(sys.argv[2])
 groups = set()
 escaped = {}  # pgid -> {pid: start time} of members that left the group (setsid, setpgid)
+leaders = {}  # pgid -> the leader's start time: a reused pid is not walked from
 
 def table():
     # pid -> (ppid, pgrp, session, start time, state), from /proc (Linux); {} elsewhere.
@@ -72,7 +73,11 @@ def track():
     for pid, info in procs.items():
         children.setdefault(info[0], []).append(pid)
     for pgid in groups:
-        stack = [pgid] + [pid for pid, info in procs.items() if info[2] == pgid]
+        leader = procs.get(pgid)
+        if leader is not None and leaders.setdefault(pgid, leader[3]) != leader[3]:
+            leader = None
+        stack = [pgid] if leader is not None else []
+        stack += [pid for pid, info in procs.items() if info[2] == pgid]
         seen = set()
         while stack:
             pid = stack.pop()
@@ -130,6 +135,7 @@ while True:
             track()
         else:
             groups.discard(pgid)
+            leaders.pop(pgid, None)
             end_escaped([pgid])
 
 def signal_all(sig):

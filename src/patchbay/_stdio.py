@@ -481,7 +481,8 @@ class StdioTransport:
         start = anyio.current_time()
         # Found before anything exits: once its parent is gone, a member that left the group
         # (``setsid()``) is reparented away and no longer traceable to this server.
-        escaped = _escaped_members(pgid)
+        # Only while the leader is unreaped: its pid cannot have been reused by then.
+        escaped = _escaped_members(pgid) if process.returncode is None else {}
         if process.stdin is not None:
             with contextlib.suppress(OSError, RuntimeError):
                 process.stdin.close()

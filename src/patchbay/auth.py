@@ -512,6 +512,17 @@ def _client_credentials(server: ServerConfig, storage: TokenStore, scope: str | 
         return provider
 
 
+def _origin_key(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL, with the scheme's default port spelled out."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("", url, None)
+    scheme = parts.scheme.lower()
+    return (scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme))
+
+
 class UntrustedTokenEndpoint(LoginRequired):
     """The discovered token endpoint is not where this server's client credentials may go."""
 
@@ -521,7 +532,7 @@ def _check_token_endpoint(server: ServerConfig, url: str, allowed: str) -> None:
 
     Without it, a resource's metadata chooses where the client secret (or signed assertion) goes.
     """
-    if _origin(url) == allowed:
+    if _origin_key(url) == _origin_key(allowed):
         return
     assert server.auth is not None
     where = "the configured issuer's origin" if server.auth.issuer else "the server's own origin"
