@@ -107,6 +107,16 @@ Protocol: TypeAlias = Literal["auto", "legacy", "2026-07-28"]
 PROJECT_CONFIG = Path(".patchbay") / "mcp.yaml"
 ENV_VAR = "PATCHBAY_CONFIG"
 
+# Bounds on what reading one file may cost, whatever it holds (a project file may be hostile): a
+# YAML alias costs nothing to write and a full copy to expand, and the pure-Python YAML reader
+# spends about 50 microseconds a node. Within these, any file loads or fails in well under a second
+# and a few MB; a real config is a few KB and a few hundred values.
+MAX_FILE_BYTES = 1_000_000
+"""A config file larger than this is refused."""
+_MAX_YAML_NODES = 10_000  # nodes the YAML reader builds (an alias counts once)
+_MAX_VALUES = 100_000  # values after aliases are expanded into copies
+_MAX_DEPTH = 64  # nesting of mappings and lists
+
 
 class ConfigWarning(UserWarning):
     """A config file has something patchbay ignores (usually a misspelt key); the rest still loads."""
@@ -500,7 +510,11 @@ class Config(BaseModel):
             layer=layer or ("code" if file is None else "explicit"),
             env=os.environ if env is None else env,
         )
-        return _build([parser.document(_plain(data))])
+        try:
+            plain = _plain(data)
+        except _TooBig as exc:
+            raise ConfigError(str(exc), file=file) from None
+        return _build([parser.document(plain)])
 
     def enabled_servers(self) -> list[ServerConfig]:
         """The servers not switched off with ``enabled: false``, in config order."""
@@ -603,21 +617,32 @@ def load_config(
 
 
 def _read(path: Path) -> Any:
-    """The parsed content of one file, as plain dicts, lists and scalars."""
-    return _plain(_parse_text(_read_text(path), str(path)))
+    """The parsed content of one file, as plain dicts, lists and scalars, within the size bounds."""
+    file = str(path)
+    data = _parse_text(_read_text(path, limit=MAX_FILE_BYTES), file)
+    try:
+        return _plain(data, budget=_Budget())
+    except _TooBig as exc:
+        raise ConfigError(str(exc), file=file) from None
 
 
-def _read_text(path: Path) -> str:
-    """A file's text; a missing, unreadable or non-UTF-8 file is a ``ConfigError`` naming it."""
+def _read_text(path: Path, *, limit: int | None = None) -> str:
+    """A file's text; a missing, unreadable, non-UTF-8 or (with ``limit``) larger file is a
+    ``ConfigError`` naming it."""
     file = str(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read() if limit is None else handle.read(limit + 1)
     except FileNotFoundError:
         raise ConfigError("config file not found", file=file) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, expected a config file", file=file) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the file: {exc.strerror}", file=file) from None
+    if limit is not None and len(data) > limit:
+        raise ConfigError(
+            f"the file is larger than {limit:,} bytes, too large for a config file", file=file
+        ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -672,6 +697,8 @@ def _load_json(text: str) -> tuple[Any, str | None, bool]:
         return None, f"invalid JSON: duplicate key {exc.key}", False
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", True
+    except RecursionError:
+        return None, _TOO_DEEP, False
 
 
 def _load_yaml(text: str) -> tuple[Any, str | None]:
@@ -685,8 +712,14 @@ def _load_yaml(text: str) -> tuple[Any, str | None]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer = _bounded_composer()
     try:
-        return YAML(typ="safe", pure=True).load(text), None
+        return yaml.load(text), None
+    except _TooBig as exc:
+        return None, f"invalid YAML: {exc}"
+    except RecursionError:
+        return None, f"invalid YAML: {_TOO_DEEP}"
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "syntax error"
@@ -699,22 +732,72 @@ def _load_yaml(text: str) -> tuple[Any, str | None]:
         return None, f"invalid YAML ({type(exc).__name__})"
 
 
-def _plain(value: Any) -> Any:
+_TOO_DEEP = f"nested more than {_MAX_DEPTH} levels deep"
+
+
+class _TooBig(Exception):
+    """A file over one of the reading bounds; the message says which, never content."""
+
+
+@dataclass
+class _Budget:
+    """How many more values a copy may make (aliases expand into copies, so this bounds the cost)."""
+
+    left: int = _MAX_VALUES
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooBig(
+                f"more than {_MAX_VALUES:,} values once YAML aliases are expanded"
+                " (an alias bomb?); a config file needs far fewer"
+            )
+
+
+def _bounded_composer() -> Any:
+    """ruamel's composer, counting the nodes it builds and how deep they nest."""
+    from ruamel.yaml.composer import Composer
+
+    class BoundedComposer(Composer):
+        nodes = 0
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.nodes += 1
+            if self.nodes > _MAX_YAML_NODES:
+                raise _TooBig(f"more than {_MAX_YAML_NODES:,} nodes; a config file needs far fewer")
+            self.depth += 1
+            try:
+                if self.depth > _MAX_DEPTH:
+                    raise _TooBig(_TOO_DEEP)
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BoundedComposer
+
+
+def _plain(value: Any, *, budget: _Budget | None = None, depth: int = 0) -> Any:
     """A deep copy made of dict/list/str/int/float/bool/None only.
 
     YAML dates become ISO strings, which is what ``protocol: 2026-07-28`` or an env value
-    ``DATE: 2024-01-01`` mean; YAML anchors become independent copies.
+    ``DATE: 2024-01-01`` mean; YAML anchors become independent copies. With a ``budget`` the copy
+    stops (``_TooBig``) past ``_MAX_VALUES`` values; nesting past ``_MAX_DEPTH`` always does.
     """
-    if isinstance(value, Mapping):
-        return {_plain_key(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+    if budget is not None:
+        budget.spend()
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        if depth >= _MAX_DEPTH:
+            raise _TooBig(_TOO_DEEP)
+        if isinstance(value, Mapping):
+            return {
+                _plain_key(key): _plain(item, budget=budget, depth=depth + 1) for key, item in value.items()
+            }
+        return [_plain(item, budget=budget, depth=depth + 1) for item in value]
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, (date, datetime, time)):
         return value.isoformat()
-    if isinstance(value, (set, frozenset)):
-        return [_plain(item) for item in value]
     return str(value)
 
 
