@@ -135,3 +135,153 @@ def test_ordinary_anchors_still_work(tmp_path: Path) -> None:
         config = load_config(path, env=NO_ENV)
     assert config.servers["two"].args == ("b",)
     assert json.dumps(config.servers["one"].env) == '{"A": "1"}'
+
+
+# ------------------------------------------------------------------------------- where a server starts
+
+
+PATCHBAY = str(Path(sys.executable).parent / "patchbay")
+ECHO = str(Path(__file__).parent / "servers" / "raw_echo.py")
+
+
+class Home:
+    """A private home, user config and data dir, and ``patchbay`` run as a real subprocess."""
+
+    def __init__(self, root: Path) -> None:
+        import os
+
+        self.home = root / "home"
+        self.home.mkdir()
+        self.user_file = root / "xdg-config" / "patchbay" / "mcp.yaml"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PATCHBAY_")}
+        self.env.update(
+            HOME=str(self.home),
+            XDG_CONFIG_HOME=str(root / "xdg-config"),
+            XDG_DATA_HOME=str(root / "xdg-data"),
+            NO_COLOR="1",
+        )
+
+    def patchbay(self, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PATCHBAY, *args], cwd=cwd, env=self.env, capture_output=True, text=True, timeout=90, check=False
+        )
+
+    def states(self, cwd: Path) -> dict[str, str]:
+        done = self.patchbay(cwd, "list", "--json")
+        assert done.returncode == 0, done.stderr
+        return {row["name"]: row["state"] for row in json.loads(done.stdout)["servers"]}
+
+
+def hostile_repo(root: Path, marker: Path) -> Path:
+    """A repository whose own files would run if a server started in it."""
+    repo = root / "evil-repo"
+    write(repo / "mcp_server_time" / "__init__.py", "")  # a regular package, found before site-packages
+    write(repo / "mcp_server_time" / "__main__.py", f"open({str(marker)!r}, 'w').close()\n")
+    write(repo / "tools" / "helper.sh", f'touch "{marker}"\n')
+    return repo
+
+
+def helper_script(path: Path, marker: Path) -> Path:
+    """``tools/helper.sh`` that leaves ``marker`` and then serves the echo server."""
+    return write(path, f'touch "{marker}"\nexec "{sys.executable}" "{ECHO}"\n')
+
+
+def test_a_user_server_does_not_run_the_repository_it_is_started_in(tmp_path: Path) -> None:
+    """``python -m mcp_server_time`` from the user file: before the fix, the repository's own
+    ``mcp_server_time/__main__.py`` ran (the cwd is first on ``sys.path``)."""
+    home = Home(tmp_path)
+    ran = tmp_path / "repository-code-ran"
+    repo = hostile_repo(home.home / "src", ran)
+    write(
+        home.user_file, f"servers:\n  time:\n    command: {sys.executable}\n    args: [-m, mcp_server_time]\n"
+    )
+    assert home.states(repo) == {"time": "ready"}
+    assert not ran.exists()
+    got = home.patchbay(repo, "get", "time", "--json")
+    assert json.loads(got.stdout)["cwd"] in (None, str(home.home))
+
+
+def test_home_patchbay_dir_is_not_a_project_file(tmp_path: Path) -> None:
+    """``~/.patchbay/mcp.yaml`` was found from every directory under ``~`` and its ``sh tools/x.sh``
+    ran the repository's ``tools/x.sh``."""
+    home = Home(tmp_path)
+    ran = tmp_path / "repository-code-ran"
+    repo = hostile_repo(home.home / "src", ran)
+    write(
+        home.home / ".patchbay" / "mcp.yaml", "servers:\n  helper: {command: sh, args: [tools/helper.sh]}\n"
+    )
+    assert home.states(repo) == {}
+    assert home.states(home.home) == {}
+    assert not ran.exists()
+    from patchbay.config import default_config_paths, find_project_config
+
+    assert find_project_config(repo, home=home.home) is None
+    assert find_project_config(home.home, home=home.home) is None
+    assert default_config_paths(env=home.env, cwd=repo) == []
+
+
+def test_a_nested_clone_runs_the_trusted_projects_files_not_its_own(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    project = tmp_path / "project"
+    parent_ran, clone_ran = tmp_path / "parent-helper-ran", tmp_path / "clone-code-ran"
+    helper_script(project / "tools" / "helper.sh", parent_ran)
+    write(project / ".patchbay" / "mcp.yaml", "servers:\n  helper: {command: sh, args: [tools/helper.sh]}\n")
+    approved = home.patchbay(project, "trust", "--yes")
+    assert approved.returncode == 0, approved.stderr
+    assert str(project) in approved.stdout, "the review shows the directory the server starts in"
+    clone = hostile_repo(project / "vendor", clone_ran)
+    assert home.states(clone) == {"helper": "ready"}
+    assert parent_ran.exists()
+    assert not clone_ran.exists()
+
+
+def test_a_symlinked_project_file_starts_next_to_the_approved_file(tmp_path: Path) -> None:
+    """An approval is keyed by the real file, so the server starts next to the real file: another
+    repository linking to an approved file cannot make it run that repository's scripts."""
+    home = Home(tmp_path)
+    approved_repo = tmp_path / "approved"
+    approved_ran, linker_ran = tmp_path / "approved-helper-ran", tmp_path / "linker-code-ran"
+    helper_script(approved_repo / "tools" / "helper.sh", approved_ran)
+    real = write(
+        approved_repo / ".patchbay" / "mcp.yaml",
+        "servers:\n  helper: {command: sh, args: [tools/helper.sh]}\n  rel: {command: x, cwd: ../tools}\n",
+    )
+    assert home.patchbay(approved_repo, "trust", "--yes").returncode == 0
+    linker = hostile_repo(tmp_path / "other", linker_ran)
+    (linker / ".patchbay").mkdir()
+    (linker / ".patchbay" / "mcp.yaml").symlink_to(real)
+    config = load_config(linker / ".patchbay" / "mcp.yaml", env=NO_ENV)
+    assert config.servers["helper"].cwd == str(approved_repo)
+    assert config.servers["rel"].cwd == str(approved_repo / "tools")
+    assert home.states(linker)["helper"] == "ready"
+    assert approved_ran.exists()
+    assert not linker_ran.exists()
+
+
+def test_default_cwd_by_layer_and_the_explicit_caller_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patchbay.config import CALLER_CWD, default_config_paths
+
+    home = Home(tmp_path)
+    for key in ("HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(key, home.env[key])
+    project = tmp_path / "project"
+    write(home.user_file, "servers:\n  mine: {command: x}\n")
+    write(
+        project / ".patchbay" / "mcp.yaml",
+        f"servers:\n  proj: {{command: x}}\n  here: {{command: x, cwd: {json.dumps(CALLER_CWD)}}}\n"
+        "  remote: {url: 'https://example.com/mcp'}\n",
+    )
+    explicit = write(tmp_path / "configs" / "extra.json", '{"mcpServers": {"extra": {"command": "x"}}}')
+    standing = project / "deep" / "inside"
+    standing.mkdir(parents=True)
+    assert [layer for _, layer in default_config_paths(env=home.env, cwd=standing)] == ["user", "project"]
+    config = load_config(env=home.env, cwd=standing)
+    assert config.servers["mine"].cwd == str(home.home)
+    assert config.servers["proj"].cwd == str(project)
+    assert config.servers["here"].cwd == str(standing)
+    assert config.servers["remote"].cwd is None
+    assert load_config(explicit, env=NO_ENV, cwd=standing).servers["extra"].cwd == str(explicit.parent)
+    # Built in code without a file: the program's own working directory, as before.
+    assert Config.from_dict({"servers": {"s": {"command": "x"}}}, env=NO_ENV).servers["s"].cwd is None

@@ -106,6 +106,8 @@ Protocol: TypeAlias = Literal["auto", "legacy", "2026-07-28"]
 
 PROJECT_CONFIG = Path(".patchbay") / "mcp.yaml"
 ENV_VAR = "PATCHBAY_CONFIG"
+CALLER_CWD = "<caller>"
+"""``cwd: <caller>``: start the server in the directory patchbay was started from (read at load)."""
 
 # Bounds on what reading one file may cost, whatever it holds (a project file may be hostile): a
 # YAML alias costs nothing to write and a full copy to expand, and the pure-Python YAML reader
@@ -532,14 +534,37 @@ def user_config_path() -> Path:
     return platformdirs.user_config_path("patchbay") / "mcp.yaml"
 
 
-def find_project_config(start: Path) -> Path | None:
-    """``.patchbay/mcp.yaml`` in ``start`` or the nearest parent that has one, like ``.git``."""
+def find_project_config(start: Path, *, home: str | os.PathLike[str] | None = None) -> Path | None:
+    """``.patchbay/mcp.yaml`` in ``start`` or the nearest parent that has one, like ``.git``.
+
+    The home directory is not a project (``~/.patchbay/mcp.yaml`` would be found from every
+    directory under it, and its servers would run there), so from inside ``home`` (default: the
+    user's) the search stops below it.
+    """
     start = Path(start).absolute()
+    home_dir = Path(os.path.expanduser("~") if home is None else home).absolute()
+    inside = start == home_dir or home_dir in start.parents
     for directory in (start, *start.parents):
+        if inside and directory == home_dir:
+            return None
         candidate = directory / PROJECT_CONFIG
         if candidate.is_file():
             return candidate
     return None
+
+
+def _home(env: Mapping[str, str]) -> str:
+    return env.get("HOME") or os.path.expanduser("~")
+
+
+def _file_cwd(file: str) -> str:
+    """Where a stdio server from ``file`` starts by default: the directory holding the project (the
+    parent of ``.patchbay/``) or else the file's own directory, after symlinks are resolved, so it
+    is next to the real file an approval is recorded for."""
+    folder = os.path.dirname(os.path.realpath(file))
+    if os.path.basename(folder) == PROJECT_CONFIG.parent.name:
+        return os.path.dirname(folder)
+    return folder
 
 
 def _absolute(path: str | os.PathLike[str], base: Path) -> Path:
@@ -561,7 +586,7 @@ def default_config_paths(
     user = user_config_path()
     if user.is_file():
         found.append((user, "user"))
-    project = find_project_config(base)
+    project = find_project_config(base, home=_home(environ))
     if project is not None:
         found.append((project, "project"))
     named = environ.get(ENV_VAR)
@@ -611,7 +636,7 @@ def load_config(
         files = [(_absolute(path, base), "explicit") for path in paths]
     docs = []
     for path, layer in files:
-        parser = _FileParser(file=str(path), layer=layer, env=environ)
+        parser = _FileParser(file=str(path), layer=layer, env=environ, caller=str(base.absolute()))
         docs.append(parser.document(_read(path)))
     return _build(docs)
 
@@ -1057,10 +1082,25 @@ class _Doc:
 class _FileParser:
     """Turns one file's parsed content into a ``_Doc``, raising ``ConfigError`` at the first problem."""
 
-    def __init__(self, *, file: str | None, layer: Layer, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, *, file: str | None, layer: Layer, env: Mapping[str, str], caller: str | None = None
+    ) -> None:
         self.file = file
         self.layer: Layer = layer
         self.env = env
+        self.caller = caller
+        """The directory patchbay was started from, for ``cwd: <caller>`` (None: the working directory)."""
+
+    def default_cwd(self) -> str | None:
+        """A stdio server's directory when the entry names none: never the caller's, so what runs
+        does not depend on where the user stands. The user file's servers start in the home
+        directory, other files' next to the project or file; a config built in code keeps the
+        program's working directory (``None``), which the program chose."""
+        if self.layer == "user":
+            return _home(self.env)
+        if self.file is None:
+            return None
+        return _file_cwd(self.file)
 
     # -- reporting
 
@@ -1334,6 +1374,8 @@ class _FileParser:
                 self.value_problem(problems, path, "command", "must not be empty", raw)
             if "url" in fields:
                 self.warn(_join(path, "url"), "ignored for a stdio server")
+            if "cwd" not in fields:
+                fields["cwd"] = self.default_cwd()
         else:
             if "url" not in fields:
                 raise self.fail(_join(path, "url"), f"required for an {transport} server")
@@ -1383,12 +1425,16 @@ class _FileParser:
         for key in ("env", "headers"):
             if key in fields:
                 fields[key] = {name: one(value, key, name) for name, value in fields[key].items()}
-        if "cwd" in fields:
+        if fields.get("cwd") == CALLER_CWD:
+            fields["cwd"] = os.path.abspath(self.caller if self.caller is not None else os.getcwd())
+        elif "cwd" in fields:
             fields["cwd"] = one(fields["cwd"], "cwd")
             if "cwd" not in problems:
                 cwd = _expand_home(fields["cwd"], self.env)
                 if self.file is not None and not os.path.isabs(cwd):
-                    cwd = os.path.normpath(os.path.join(os.path.dirname(self.file), cwd))
+                    # Next to the real file, which is the one an approval names (see _file_cwd).
+                    base = os.path.dirname(os.path.realpath(self.file))
+                    cwd = os.path.normpath(os.path.join(base, cwd))
                 fields["cwd"] = cwd
         if "url" in fields:
             fields["url"] = one(fields["url"], "url")
