@@ -285,3 +285,56 @@ def test_default_cwd_by_layer_and_the_explicit_caller_value(
     assert load_config(explicit, env=NO_ENV, cwd=standing).servers["extra"].cwd == str(explicit.parent)
     # Built in code without a file: the program's own working directory, as before.
     assert Config.from_dict({"servers": {"s": {"command": "x"}}}, env=NO_ENV).servers["s"].cwd is None
+
+
+# ------------------------------------------------------------------------------- names and reprs
+
+
+@pytest.mark.parametrize(
+    "name", ["git\u200bhub", "bud\u202egit", "a\u2028b", "no\u00a0break", "x\u2029y", "z\ufeff"]
+)
+def test_invisible_and_bidirectional_server_names_are_refused(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"servers": {name: {"command": "x"}}}))
+    error = load_error(path)
+    assert str(path) in str(error)
+    assert "invisible, bidirectional or line-separator" in str(error)
+    assert load_config(write(path, '{"servers": {"plain name": {"command": "x"}}}'), env=NO_ENV).servers
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [
+        ({"env": {"A\u001b[2J": "1"}}, "env"),
+        ({"env": {"A\nB": "1"}}, "env"),
+        ({"env": {"A=B": "1"}}, "env"),
+        ({"env": {"A\u0000": "1"}}, "env"),
+        ({"env": {"A\u202e": "1"}}, "env"),
+        ({"env_passthrough": ["OK", "B\tC"]}, "env_passthrough[1]"),
+    ],
+)
+def test_env_names_with_control_characters_are_refused_at_load(
+    tmp_path: Path, entry: dict[str, object], where: str
+) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"servers": {"s": {"command": "x", **entry}}}))
+    error = load_error(path)
+    message = str(error)
+    assert str(path) in message
+    assert "servers.s." + where.split("[", maxsplit=1)[0] in message
+    assert "invalid environment variable name" in message
+    assert "\u001b" not in message
+    assert "\n" not in message
+
+
+def test_repr_masks_expanded_variables() -> None:
+    secret = "tok-9x8y7z"
+    config = Config.from_dict(
+        {"servers": {"s": {"command": "${BIN}", "args": ["--token=${TOKEN}", "plain"], "cwd": "/${TOKEN}"}}},
+        env={"TOKEN": secret, "BIN": f"/opt/{secret}"},
+    )
+    server = config.servers["s"]
+    assert server.args == (f"--token={secret}", "plain")
+    for text in (repr(server), repr(config), str(server)):
+        assert secret not in text
+        assert "--token=${TOKEN}" in text

@@ -338,6 +338,27 @@ def _name_problem(name: str) -> str | None:
         return "server names must not contain '/'"
     if any(unicodedata.category(char) == "Cc" for char in name):
         return "server names must not contain control characters"
+    if any(_invisible(char) for char in name):
+        return (
+            "server names must not contain invisible, bidirectional or line-separator characters"
+            " (zero-width, U+202E, U+2028, no-break spaces, ...)"
+        )
+    return None
+
+
+def _invisible(char: str) -> bool:
+    """Format characters (zero-width, bidi controls), separators other than a plain space."""
+    category = unicodedata.category(char)
+    return category in ("Cf", "Zl", "Zp") or (category == "Zs" and char != " ")
+
+
+def _env_name_problem(name: str) -> str | None:
+    if not name:
+        return "must not be empty"
+    if "=" in name:
+        return "must not contain '='"
+    if any(unicodedata.category(char) == "Cc" or _invisible(char) for char in name):
+        return "must not contain control, invisible or bidirectional characters"
     return None
 
 
@@ -399,6 +420,16 @@ class ServerConfig(BaseModel):
     """The entry exactly as written, before expansion (for trust hashing and CLI round-trips)."""
     error: str | None = None
     """Set when the entry is valid but ``${VAR}`` expansion failed; the manager reports it failed."""
+
+    def __repr_args__(self) -> Any:
+        """``command``, ``args`` and ``cwd`` as written where they use ``${VAR}``: the expanded
+        value may be a secret (``--token=${TOKEN}``)."""
+        for key, value in super().__repr_args__():
+            written = self.raw.get(key) if key in ("command", "args", "cwd") else None
+            if written is not None and "${" in json.dumps(written):
+                yield key, tuple(written) if isinstance(written, list) else written
+            else:
+                yield key, value
 
     @field_validator("name")
     @classmethod
@@ -592,6 +623,14 @@ def default_config_paths(
     named = environ.get(ENV_VAR)
     if named:
         path = _absolute(named, base)
+        if not os.path.isabs(os.path.expanduser(named)):
+            # Read once, here, and said: a relative name would follow every directory change.
+            warnings.warn(
+                f"{ENV_VAR} is a relative path, read as {path} (relative to the working directory);"
+                " set an absolute path",
+                ConfigWarning,
+                stacklevel=_caller_stacklevel(),
+            )
         if not path.is_file():
             reason = "is not a file" if path.exists() else "does not exist"
             raise ConfigError(f"the file named by {ENV_VAR} {reason}", file=str(path))
@@ -1167,9 +1206,13 @@ class _FileParser:
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 raise self.fail(path, f"{what} names must be strings")
             name = str(key)
-            valid = _HEADER_NAME.match(name) if headers else (name and "=" not in name and "\0" not in name)
-            if not valid:
-                raise self.fail(_join(path, name), f"invalid {what} name")
+            if headers:
+                if not _HEADER_NAME.match(name):
+                    raise self.fail(_join(path, name), f"invalid {what} name")
+            else:
+                problem = _env_name_problem(name)
+                if problem:
+                    raise self.fail(_join(path, name), f"invalid {what} name: {problem}")
             if isinstance(item, str):
                 result[name] = item
             elif isinstance(item, (bool, int, float)):
@@ -1319,6 +1362,13 @@ class _FileParser:
                     excluded.extend(items)
                     keymap.setdefault(("exclude_tools",), (key,))
                 else:
+                    if key == "env_passthrough":
+                        for index, item in enumerate(items):
+                            problem = _env_name_problem(item)
+                            if problem:
+                                raise self.fail(
+                                    _join(key_path, index), f"invalid environment variable name: {problem}"
+                                )
                     fields[key] = tuple(items)
             elif key == "reconnect" or key in _FLAT_RECONNECT:
                 for sub, sub_value, parts in self.reconnect_items(key, value, path):
