@@ -338,3 +338,50 @@ def test_repr_masks_expanded_variables() -> None:
     for text in (repr(server), repr(config), str(server)):
         assert secret not in text
         assert "--token=${TOKEN}" in text
+
+
+# ------------------------------------------------------------------------------- project settings
+
+
+@pytest.mark.anyio
+async def test_unapproved_project_settings_do_not_reach_a_trusted_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the fix a project file's ``roots: [/, ~/.ssh]`` were offered to a user-layer server and
+    ``patchbay trust`` said there was nothing to review."""
+    from patchbay import MCPManager
+
+    home = Home(tmp_path)
+    for key in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(key, home.env[key])
+    monkeypatch.delenv("PATCHBAY_CONFIG", raising=False)
+    monkeypatch.delenv("PATCHBAY_TRUST_PROJECT", raising=False)
+    mine = tmp_path / "mine"
+    server = {"command": sys.executable, "args": [str(Path(__file__).parent / "servers" / "host.py")]}
+    write(home.user_file, json.dumps({"servers": {"host": server}, "settings": {"roots": [str(mine)]}}))
+    project = tmp_path / "repo"
+    write(project / ".patchbay" / "mcp.yaml", "settings:\n  roots: [/, ~/.ssh]\n  timeout: 40\n")
+
+    async def offered() -> list[str]:
+        async with MCPManager(load_config(cwd=project)) as manager:
+            result = await manager.call_tool("mcp__host__roots")
+        return [root["uri"] for root in json.loads(result.text)]
+
+    config = load_config(cwd=project)
+    assert config.settings.timeout == 40  # timing settings apply at once
+    assert config.settings.roots is not None
+    assert [root.uri for root in config.settings.roots] == [mine.as_uri()]
+    assert config.project_settings is not None
+    assert config.project_settings.raw == {"roots": ["/", "~/.ssh"]}
+    assert await offered() == [mine.as_uri()]
+
+    review = home.patchbay(project, "trust", "--yes")
+    assert review.returncode == 0, review.stderr
+    assert "roots" in review.stdout
+    assert (home.home / ".ssh").as_uri() in review.stdout
+    assert "no untrusted project servers here" not in review.stdout + review.stderr
+    assert await offered() == ["file:///", (home.home / ".ssh").as_uri()]
+
+    # A change to the held settings needs approval again.
+    write(project / ".patchbay" / "mcp.yaml", "settings:\n  roots: [/etc]\n")
+    assert await offered() == [mine.as_uri()]

@@ -87,6 +87,7 @@ __all__ = [
     "EffectiveServer",
     "Layer",
     "OAuthConfig",
+    "ProjectSettings",
     "Protocol",
     "ReconnectSettings",
     "RootEntry",
@@ -507,6 +508,37 @@ class ServerConfig(BaseModel):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# Settings that change only timing; every other settings key (``roots``, and any later one) widens
+# what servers see or run, so a project file's value waits for the user's approval.
+_HARMLESS_SETTINGS = frozenset(
+    {
+        "auto_connect",
+        "timeout",
+        "connect_timeout",
+        "reconnect",
+        "shutdown_grace",
+        "health_interval",
+        "max_output_chars",
+    }
+)
+
+
+class ProjectSettings(BaseModel):
+    """``settings`` of a project file that need approval before they apply (see ``patchbay.trust``).
+
+    ``Config.settings`` leaves them out; the manager applies them once the file's settings are
+    approved (``patchbay trust``) or every project file is trusted.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    source: str
+    """The project file."""
+    raw: dict[str, Any] = Field(default_factory=dict)
+    """The held keys exactly as written (what the approval hashes and the review shows)."""
+    roots: tuple[RootEntry, ...] | None = None
+
+
 class Config(BaseModel):
     """The merged configuration: servers in file order, settings, and the files that were read."""
 
@@ -515,6 +547,8 @@ class Config(BaseModel):
     servers: dict[str, ServerConfig] = Field(default_factory=dict)
     settings: Settings = Settings()
     sources: tuple[str, ...] = ()
+    project_settings: ProjectSettings | None = None
+    """Project-file settings held back until approved (``None``: nothing held)."""
 
     @model_validator(mode="after")
     def _check_names(self) -> Self:
@@ -1114,6 +1148,9 @@ class _Doc:
     settings_paths: dict[str, str] = field(default_factory=dict)
     """``timeout`` / ``reconnect.base_delay`` -> the key path as written, for merged-value errors."""
     servers: dict[str, ServerConfig] = field(default_factory=dict)
+    settings_raw: dict[str, Any] = field(default_factory=dict)
+    """The settings keys as written, for approving a project file's settings."""
+    layer: Layer = "code"
     reconnect_paths: dict[str, str] = field(default_factory=dict)
     """Server name -> key path of its reconnect entry (its sub-keys are merged over the settings)."""
 
@@ -1224,7 +1261,7 @@ class _FileParser:
     # -- the document
 
     def document(self, data: Any) -> _Doc:
-        doc = _Doc(file=self.file)
+        doc = _Doc(file=self.file, layer=self.layer)
         if data is None:
             return doc
         if not isinstance(data, Mapping):
@@ -1273,6 +1310,7 @@ class _FileParser:
                     continue  # null means "not set" unless null is a meaningful value
                 given[key] = value
                 doc.settings_paths[key] = _join("settings", key)
+                doc.settings_raw[key] = _plain(value)
             elif key == "reconnect" or key in _FLAT_RECONNECT:
                 for sub, sub_value, parts in self.reconnect_items(key, value, "settings"):
                     if sub in reconnect:
@@ -1531,8 +1569,14 @@ def _build(docs: Sequence[_Doc]) -> Config:
         origins.pop(key, None)  # re-insert so the order is "most recently set last"
         origins[key] = origin
 
+    held: dict[str, tuple[_Doc, Any]] = {}  # key -> the project file that set it last, and its value
     for doc in docs:
         for key, value in doc.settings.items():
+            if key not in _HARMLESS_SETTINGS:
+                if doc.layer == "project":
+                    held[key] = (doc, value)
+                    continue
+                held.pop(key, None)  # a later file's own value wins anyway
             if key == "reconnect":
                 merged.setdefault("reconnect", {}).update(value)
                 for sub in value:
@@ -1571,4 +1615,12 @@ def _build(docs: Sequence[_Doc]) -> Config:
         servers[name] = server.model_copy(update={"reconnect": full})
 
     sources = tuple(doc.file for doc in docs if doc.file is not None)
-    return Config(servers=servers, settings=settings, sources=sources)
+    project_settings = None
+    if held:
+        holder = next(iter(held.values()))[0]
+        project_settings = ProjectSettings(
+            source=holder.file or "",
+            raw={key: holder.settings_raw.get(key) for key in sorted(held)},
+            **{key: value for key, (_, value) in held.items() if key in ProjectSettings.model_fields},
+        )
+    return Config(servers=servers, settings=settings, sources=sources, project_settings=project_settings)
