@@ -385,3 +385,13 @@ async def test_unapproved_project_settings_do_not_reach_a_trusted_server(
     # A change to the held settings needs approval again.
     write(project / ".patchbay" / "mcp.yaml", "settings:\n  roots: [/etc]\n")
     assert await offered() == [mine.as_uri()]
+
+
+def test_add_in_the_home_directory_does_not_create_a_project_file(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    done = home.patchbay(home.home, "add", "helper", "--", "sh", "tools/helper.sh")
+    assert done.returncode != 0
+    assert "--scope user" in done.stderr
+    assert not (home.home / ".patchbay").exists()
+    assert home.patchbay(home.home, "add", "--scope", "user", "helper", "--", "sh", "x.sh").returncode == 0
+    assert home.user_file.is_file()
