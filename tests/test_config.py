@@ -579,7 +579,8 @@ def test_missing_patchbay_config_file_is_an_error(tmp_path: Path, user_file: Pat
 
 def test_relative_patchbay_config_is_relative_to_cwd(tmp_path: Path, user_file: Path) -> None:
     named = write(tmp_path, "cfg/extra.yaml", "servers:\n  e: {command: e}\n")
-    cfg = load_config(env={"PATCHBAY_CONFIG": "cfg/extra.yaml"}, cwd=tmp_path)
+    with pytest.warns(ConfigWarning, match=r"PATCHBAY_CONFIG is a relative path, read as .*extra\.yaml"):
+        cfg = load_config(env={"PATCHBAY_CONFIG": "cfg/extra.yaml"}, cwd=tmp_path)
     assert cfg.sources == (str(named),)
 
 

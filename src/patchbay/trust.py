@@ -40,15 +40,17 @@ from pathlib import Path
 from typing import Any
 
 from ._redaction import mask_url
-from .config import ServerConfig, references
+from .config import ProjectSettings, ServerConfig, references
 from .errors import ServerUnavailable, TrustStoreError
 
 __all__ = [
+    "SETTINGS_KEY",
     "TRUST_ENV_VAR",
     "Approval",
     "TrustStore",
     "check_trusted",
     "describe_server",
+    "describe_settings",
     "entry_digest",
     "needs_trust",
     "trust_from_env",
@@ -109,6 +111,27 @@ def entry_digest(server: ServerConfig) -> str:
     hashed = {key: value for key, value in server.raw.items() if key not in _UNHASHED_KEYS}
     blob = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+SETTINGS_KEY = "/settings"
+"""Where a project file's approved ``settings`` are recorded (no server name can contain ``/``)."""
+
+
+def settings_digest(held: ProjectSettings) -> str:
+    """sha256 of a project file's held settings as written (``roots`` and the like)."""
+    blob = json.dumps(held.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def describe_settings(held: ProjectSettings) -> list[tuple[str, str]]:
+    """Rows for reviewing a project file's held settings: each key and what it would give servers."""
+    rows: list[tuple[str, str]] = [("file", held.source)]
+    if held.roots is not None:
+        rows.append(("roots", ", ".join(root.uri for root in held.roots) or "(none)"))
+    for key, value in held.raw.items():
+        if key != "roots":
+            rows.append((key, json.dumps(value, ensure_ascii=True)))
+    return rows
 
 
 def _file_key(server: ServerConfig) -> str | None:
@@ -179,6 +202,20 @@ class TrustStore:
             return True
         approval = self.approval(server)
         return approval is not None and approval.sha256 == entry_digest(server)
+
+    def settings_trusted(self, held: ProjectSettings) -> bool:
+        """Whether the user approved this project file's held settings as they are now written."""
+        entry = self._read().get(os.path.realpath(held.source), {}).get(SETTINGS_KEY)
+        return entry is not None and entry.get("sha256") == settings_digest(held)
+
+    def approve_settings(self, held: ProjectSettings) -> Approval:
+        """Record that the user accepts this project file's held settings as written."""
+        key = os.path.realpath(held.source)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        digest = settings_digest(held)
+        with self._locked() as projects:
+            projects.setdefault(key, {})[SETTINGS_KEY] = {"sha256": digest, "trusted_at": stamp}
+        return Approval(key, SETTINGS_KEY, digest, stamp)
 
     def approvals(self) -> list[Approval]:
         """Every recorded approval, by file then server."""

@@ -62,7 +62,13 @@ def target_path(state: CliState, scope: Scope | None) -> Path:
         return user_config_path()
     from ..config import PROJECT_CONFIG, find_project_config
 
-    return find_project_config(Path.cwd()) or Path.cwd() / PROJECT_CONFIG
+    found = find_project_config(Path.cwd())
+    if found is not None:
+        return found
+    if Path.cwd() == Path.home():
+        # ~/.patchbay/mcp.yaml is not a project file (it would be found from every directory under ~).
+        raise UsageError("the home directory is not a project; use --scope user for your own servers")
+    return Path.cwd() / PROJECT_CONFIG
 
 
 def _file_defining(state: CliState, scope: Scope | None, name: str) -> ConfigFile:
@@ -72,7 +78,10 @@ def _file_defining(state: CliState, scope: Scope | None, name: str) -> ConfigFil
     else:
         from ..config import user_config_path
 
-        candidates = [target_path(state, Scope.project), user_config_path()]
+        try:
+            candidates = [target_path(state, Scope.project), user_config_path()]
+        except UsageError:  # in the home directory: there is no project file to look in
+            candidates = [user_config_path()]
     known: list[str] = []
     for path in candidates:
         file = ConfigFile.open(path)
