@@ -671,6 +671,8 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if value is None or isinstance(value, bool):
         return value
+    if type(value).__name__ == "ScalarBoolean":  # ruamel's anchored ``&x true`` is an int subclass
+        return bool(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
