@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._display import printable, shell_word
 from ._redaction import mask_url
 from .config import ProjectSettings, ServerConfig, references
 from .errors import ServerUnavailable, TrustStoreError
@@ -330,32 +331,37 @@ def describe_server(server: ServerConfig) -> list[tuple[str, str]]:
 
     Commands and arguments are shown as written (``${TOKEN}`` stays a reference); env and header
     values never appear, only their names and the host variables they draw on.
+
+    Every text is safe for a terminal (``_display``): the command and each argument are shell
+    words (quoted unless plain, ``$'...'`` with visible escapes when they hold control or
+    invisible characters), so what is shown is exactly what would be executed, one word per
+    argument; names, paths and the URL have such characters escaped.
     """
     raw = server.raw
     rows: list[tuple[str, str]] = [
-        ("file", server.source or "(built in code)"),
+        ("file", printable(server.source or "(built in code)")),
         ("transport", server.transport),
     ]
     if server.transport == "stdio":
-        command = str(raw.get("command", server.command or ""))
+        command = shell_word(raw.get("command", server.command or ""))
         if "$" in command and server.error is None and server.command:
-            command = f"{command}  (now {server.command})"
+            command = f"{command}  (now {shell_word(server.command)})"
         rows.append(("command", command))
         args = raw.get("args")
         if isinstance(args, list) and args:
-            rows.append(("args", " ".join(json.dumps(a) if " " in str(a) else str(a) for a in args)))
-        if server.cwd:
-            rows.append(("cwd", server.cwd))
+            rows.append(("args", " ".join(shell_word(a) for a in args)))
+        cwd = shell_word(server.cwd) if server.cwd else "(not set: the directory patchbay runs in)"
+        rows.append(("cwd", cwd))
         if raw.get("env"):
-            rows.append(("env", _named(raw["env"])))
+            rows.append(("env", printable(_named(raw["env"]))))
         if server.inherit_env:
             rows.append(("inherit_env", "yes: the server gets the WHOLE host environment, secrets included"))
         elif server.env_passthrough:
-            rows.append(("env_passthrough", ", ".join(server.env_passthrough)))
+            rows.append(("env_passthrough", printable(", ".join(server.env_passthrough))))
     else:
-        rows.append(("url", mask_url(str(raw.get("url", "")))))
+        rows.append(("url", printable(mask_url(str(raw.get("url", ""))))))
         if raw.get("headers"):
-            rows.append(("headers", _named(raw["headers"])))
+            rows.append(("headers", printable(_named(raw["headers"]))))
     used: list[str] = []
     for value in _walk_strings(raw):
         used.extend(name for name in references(value) if name not in used)

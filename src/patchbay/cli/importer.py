@@ -102,7 +102,8 @@ def import_servers(
     output = state.output(json_)
     outcome = Outcome()
     found = _discover(source, outcome)
-    destination = ConfigFile.open(target_path(state, scope))
+    # Locked until the command ends (click closes the resource): parallel edits all land.
+    destination = ctx.with_resource(ConfigFile.editing(target_path(state, scope)))
     existing = set(destination.servers())
     taken: dict[str, str] = {}
     for item in found:

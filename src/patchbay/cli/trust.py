@@ -15,7 +15,7 @@ import typer
 
 from ._exit import UsageError
 from ._fleet import require_server, state_of
-from ._output import Output
+from ._output import Output, safe_text
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
@@ -174,15 +174,17 @@ def _show(output: Output, server: ServerConfig, rows: list[tuple[str, str]]) -> 
     lines = [Text(f"{server.name} (untrusted project server) would run:", style="bold yellow")]
     lines += [Text(f"  {label:<16}", style="bold") + Text(text) for label, text in rows]
     console = output.err if output.json_mode else output.out
-    for line in lines:
-        console.print(line)
+    for line in lines:  # one line each: nothing in a row may start a line of its own
+        console.print(safe_text(line))
 
 
 def _confirm(name: str) -> bool:
     import sys
 
+    from .._display import printable
+
     try:
-        return typer.confirm(f"Trust {name}?", default=False, err=True)
+        return typer.confirm(f"Trust {printable(name)}?", default=False, err=True)
     except typer.Abort:
         if sys.stdin.isatty():
             raise  # Ctrl-C at the prompt ends the command
