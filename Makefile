@@ -48,7 +48,10 @@ $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# The distribution was called `patchbay` before 0.1 was published: drop that name from old venvs.
+	$(BIN)/python -m pip uninstall -q -y patchbay 2>/dev/null || true
+	@# The dev dependency group (PEP 735) needs pip >= 25.1, hence the upgrade above.
+	$(BIN)/python -m pip install -q -e . --group dev
 	@touch $@
 
 $(STAMPS)/npm: $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json

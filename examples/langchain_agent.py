@@ -3,7 +3,7 @@
 Replace ``ScriptedChatModel`` with any LangChain chat model that supports ``bind_tools``
 (``ChatOpenAI``, ``ChatAnthropic``, ...) and the rest stays the same. The tools call through the
 manager's live sessions: no server is started or handshaken per call. Needs the extra:
-``pip install 'patchbay[langchain]'``.
+``pip install 'patchbay-mcp[langchain]'``.
 
     .venv/bin/python examples/langchain_agent.py
 """
