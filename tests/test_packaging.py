@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 from .conftest import BIN, EXAMPLES, PY, ROOT
@@ -135,3 +136,27 @@ def test_installed_metadata_declares_what_src_imports() -> None:
     missing = {norm(distribution.get(top, top)) for top in imported} - declared
     assert not missing, f"imported but not declared: {sorted(missing)}"
     assert "pytest" not in declared  # test tools are a dependency group, not a published extra
+
+
+def test_the_built_wheel_and_sdist_ship_license_and_py_typed(tmp_path: Path) -> None:
+    from .check_dist import check
+
+    subprocess.run(
+        [PY, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert check(tmp_path) == []
+    wheel = next(tmp_path.glob("*.whl"))
+    (wheel.parent / "broken").mkdir()
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(wheel.parent / "broken" / wheel.name, "w") as dst:
+        for item in src.infolist():
+            if not item.filename.endswith(("py.typed", "LICENSE")):
+                dst.writestr(item, src.read(item))
+    (wheel.parent / "broken" / next(tmp_path.glob("*.tar.gz")).name).write_bytes(
+        next(tmp_path.glob("*.tar.gz")).read_bytes()
+    )
+    problems = check(wheel.parent / "broken")
+    assert any("py.typed is missing" in p for p in problems), problems
+    assert any("LICENSE is missing" in p for p in problems), problems
