@@ -35,7 +35,10 @@ writes, so a later file can set a value back to its default.
 ``url``, ``headers`` values and the ``auth`` credentials (``client_id``, ``client_secret``,
 ``private_key``), and nowhere else. ``$$`` is a literal ``$``. A variable that is not
 set fails only its own server (``ServerConfig.error``), not the whole file, because one missing
-token should not take the rest of the fleet down.
+token should not take the rest of the fleet down. One variable is always set:
+``${PATCHBAY_PYTHON}`` is the interpreter running patchbay (``sys.executable``) unless the
+environment sets it, so a Python server written against the installed SDK (``command:
+${PATCHBAY_PYTHON}``) runs wherever patchbay does: a venv that is not activated, pipx, uv tool.
 
 ``roots:`` (per server, or in ``settings`` for all) lists directories offered to servers that ask for
 roots; a path is made absolute and becomes a ``file://`` URI. ``auth: oauth`` (or a mapping with
@@ -968,19 +971,31 @@ def _pieces(value: str) -> Iterator[str | _Reference | _ExpansionError]:
             i = j + 1
 
 
+PYTHON_VARIABLE = "PATCHBAY_PYTHON"
+
+
+def _builtin(name: str) -> str | None:
+    """The value of a variable patchbay always defines when the environment leaves it unset or empty."""
+    if name == PYTHON_VARIABLE:
+        return sys.executable or None  # empty or None when the interpreter cannot tell
+    return None
+
+
 def references(value: str, *, defaulted: bool = True) -> list[str]:
     """The variables ``value`` refers to, each once, in the order first written.
 
     Exactly the references expansion would look up: ``$${X}`` (a literal ``${X}``) refers to
     nothing, ``$$${X}`` to ``X``; malformed references are skipped. With ``defaulted=False`` only
-    the variables whose absence would fail the server (written without ``:-default``) count.
+    the variables whose absence would fail the server (written without ``:-default``, and not
+    ``${PATCHBAY_PYTHON}``, which is never absent) count.
     """
     if "$" not in value:
         return []
     names = (
         piece.name
         for piece in _pieces(value)
-        if isinstance(piece, _Reference) and (defaulted or piece.default is None)
+        if isinstance(piece, _Reference)
+        and (defaulted or (piece.default is None and _builtin(piece.name) is None))
     )
     return list(dict.fromkeys(names))
 
@@ -989,7 +1004,7 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     """Expand ``${VAR}``, ``${VAR:-default}`` and ``$$``; any other ``$`` is literal.
 
     Like the shell, ``:-`` uses the default when the variable is unset *or empty*. The default is
-    literal text: no nested references.
+    literal text: no nested references. ``PATCHBAY_PYTHON`` unset or empty is this interpreter.
     """
     if "$" not in value:
         return value
@@ -1001,6 +1016,8 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
             raise piece
         else:
             current = env.get(piece.name)
+            if not current:
+                current = _builtin(piece.name) or current
             if piece.default is not None:
                 out.append(current or piece.default)
             elif current is None:
