@@ -590,6 +590,8 @@ async def login(
                 raise errors.AuthRequired(server.name, f"login failed: {describe_exception(exc)}") from None
             finally:
                 tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:  # the receiver's task group wraps what the login raised
+        raise errors._unwrap_group(group) from None
     finally:
         await receiver.aclose()
 
