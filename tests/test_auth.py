@@ -309,7 +309,9 @@ def test_cli_login_to_an_unreachable_server_names_the_real_error(tmp_path: Path)
     config.write_text(json.dumps(oauth_server(f"http://127.0.0.1:{free_port()}/mcp")))
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
     argv = [str(BIN / "patchbay"), "--config", str(config), "login", "remote", "--no-browser"]
-    done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60)
+    done = subprocess.run(
+        argv, env=env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60
+    )
     assert done.returncode == 3, done.stderr
     assert "login failed: ConnectError" in done.stderr
     assert "TaskGroup" not in done.stderr

@@ -110,14 +110,14 @@ def run(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return _exit.OK
     except Exception as raised:  # every patchbay error ends here, mapped in one place
-        exc = _errors._unwrap_group(raised)  # a task group's ExceptionGroup is never shown as such
-        if isinstance(exc, KeyboardInterrupt):
+        error = _errors._unwrap_group(raised)  # a task group's ExceptionGroup is never shown as such
+        if isinstance(error, KeyboardInterrupt):
             return _exit.INTERRUPTED
-        if _is_click_error(exc):  # a command module that raised click's own UsageError
-            _report(exc, _exit.USAGE, json_mode or _json_requested(), message=exc.format_message())  # type: ignore[attr-defined]
+        if _is_click_error(error):  # a command module that raised click's own UsageError
+            _report(error, _exit.USAGE, json_mode or _json_requested(), message=error.format_message())  # type: ignore[attr-defined]
             return _exit.USAGE
-        code = _exit.exit_code_for(exc)
-        _report(exc, code, json_mode or _json_requested())
+        code = _exit.exit_code_for(error)
+        _report(error, code, json_mode or _json_requested())
         return code
     return result if isinstance(result, int) else _exit.OK
 
