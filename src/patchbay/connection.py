@@ -14,6 +14,7 @@ import functools
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -112,6 +113,37 @@ def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
             leaves.extend(_leaf_exceptions(inner))
         return leaves
     return [exc]
+
+
+_STDERR_LINES = 20
+"""How many of a failed server's last stderr lines its error message carries."""
+_CARETS = re.compile(r"[\s^~]*")
+_TRACEBACK_HEAD = "Traceback (most recent call last):"
+_STACK_NOISE = re.compile(r"\s+at \S|Node\.js v\d")
+"""A JavaScript stack frame below its error line, or the Node.js version it prints last."""
+
+
+def stderr_reason(tail: str) -> str:
+    """The line of a server's stderr that says what happened.
+
+    For a Python traceback that is its exception line (``AttributeError: ...``), the first
+    unindented line after the last traceback's frames; otherwise the last line that is neither
+    blank, only carets (``^^^^``, ``~~~``), nor a JavaScript stack frame.
+    """
+    lines = [line.rstrip() for line in tail.splitlines()]
+    heads = [i for i, line in enumerate(lines) if line.strip().endswith(_TRACEBACK_HEAD)]
+    if heads:
+        # An ExceptionGroup's inner tracebacks are drawn behind a margin ("    | "): the same margin
+        # as their "Traceback" line.
+        margin = lines[heads[-1]].split(_TRACEBACK_HEAD)[0]
+        for line in lines[heads[-1] + 1 :]:
+            text = line.removeprefix(margin)
+            if text and not text[:1].isspace() and not _CARETS.fullmatch(text):
+                return text.strip()
+    for line in reversed(lines):
+        if not _CARETS.fullmatch(line) and not _STACK_NOISE.match(line):
+            return line.strip()
+    return lines[-1].strip() if lines else ""
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -495,8 +527,13 @@ class Connection:
         http_error = getattr(transport, "http_error", None)
         if http_error and http_error not in message:
             message = f"{message} ({http_error})"
-        tail = transport.stderr_tail(5)
-        return f"{message}; stderr: {tail}" if tail else message
+        tail = transport.stderr_tail(_STDERR_LINES).strip("\n")
+        if not tail:
+            return message
+        # The first line says what happened (the tail's first line is "Traceback ..." or carets);
+        # the whole tail follows it for `get` and `doctor`.
+        reason = stderr_reason(tail)
+        return f"{message}; stderr: {reason}" + (f"\n{tail}" if tail != reason else "")
 
     def _publish(self, client: Client, connect_seconds: float) -> None:
         session = client.session
