@@ -653,6 +653,24 @@ def test_list_and_doctor_show_what_a_crashed_python_server_said(cli: Cli) -> Non
     assert "ansi \\x1b[2Kline" in tail
 
 
+def test_doctor_phases_leave_out_the_hosts_own_sdk_import(cli: Cli, http_server: Any) -> None:
+    """The first connect of a process imports the SDK (most of a second): no server's phase is
+    charged for it, an HTTP server's "spawn" (where nothing is spawned) least of all."""
+    probe = "import time; t = time.perf_counter(); import mcp; print(time.perf_counter() - t)"
+    import_ms = 1000 * float(
+        subprocess.run([PY, "-c", probe], capture_output=True, text=True, check=True).stdout
+    )
+    server = http_server("echo.py")
+    run = cli("--json", "-c", cli.fleet(remote={"url": server.url()}, local=raw()), "doctor")
+    assert run.code == 0, run.err
+    rows = {row["name"]: row for row in run.json["servers"]}
+    for name in ("remote", "local"):
+        phases = rows[name]["phases"]
+        assert set(phases) == {"spawn_ms", "handshake_ms", "listing_ms"}
+        assert phases["spawn_ms"] < import_ms / 2, (name, phases, import_ms)
+        assert sum(phases.values()) < import_ms, (name, phases, import_ms)
+
+
 def test_doctor_times_phases_and_explains_failures(cli: Cli) -> None:
     fleet = cli.fleet(
         echo=echo(),

@@ -197,9 +197,16 @@ class _Opened:
         return None
 
 
+_host_blocked = [0.0]
+"""Seconds this process has spent importing the SDK (the event loop stands still meanwhile): no
+server's phase includes them (``Connection.phases``)."""
+
+
 def _sdk_client() -> type[Client]:
+    started = time.perf_counter()
     from mcp import Client
 
+    _host_blocked[0] += time.perf_counter() - started
     return Client
 
 
@@ -253,8 +260,10 @@ class Connection:
         self.connect_seconds: float | None = None
         self.phases: dict[str, float] = {}
         """Milliseconds of the last attempt's phases reached so far: ``spawn_ms`` (process started,
-        or HTTP transport opened), ``handshake_ms``, ``listing_ms``; for ``patchbay doctor``."""
+        or HTTP transport opened), ``handshake_ms``, ``listing_ms``; for ``patchbay doctor``. Each
+        is this server's own: the host importing the SDK meanwhile is left out."""
         self._phase_mark = 0.0
+        self._blocked_mark = 0.0
         self.attempt = 0
         self.next_retry_at: float | None = None
         self.last_health_check: float | None = None
@@ -447,7 +456,10 @@ class Connection:
         )
         self._transport = transport
         ready = False
+        if self.config.transport != "stdio":
+            _sdk_client()  # the HTTP transport imports the SDK when opened; nothing is spawned meanwhile
         started = self._phase_mark = time.perf_counter()
+        self._blocked_mark = _host_blocked[0]
         self.phases = {}
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as connect_scope:
@@ -511,9 +523,10 @@ class Connection:
         return ready
 
     def _phase_done(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.phases[f"{phase}_ms"] = round((now - self._phase_mark) * 1000, 1)
-        self._phase_mark = now
+        now, blocked = time.perf_counter(), _host_blocked[0]
+        own = (now - self._phase_mark) - (blocked - self._blocked_mark)
+        self.phases[f"{phase}_ms"] = round(max(own, 0.0) * 1000, 1)
+        self._phase_mark, self._blocked_mark = now, blocked
 
     def _auth(self) -> Any:
         if self.auth_factory is None or self.config.transport == "stdio":
