@@ -548,8 +548,10 @@ async def login(
     from mcp import Client
 
     from . import errors
+    from .connection import _route_sdk_logs
     from .transports import build_transport
 
+    _route_sdk_logs()
     if server.auth is None:
         raise errors.ConfigError(
             f"server {server.name!r} has no `auth:` in its config", path=f"servers.{server.name}"
