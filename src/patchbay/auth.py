@@ -623,8 +623,10 @@ async def login(
     from mcp import Client
 
     from . import errors
+    from .connection import _route_sdk_logs
     from .transports import build_transport
 
+    _route_sdk_logs()
     if server.auth is None:
         raise errors.ConfigError(
             f"server {server.name!r} has no `auth:` in its config", path=f"servers.{server.name}"
@@ -665,6 +667,8 @@ async def login(
                 raise errors.AuthRequired(server.name, f"login failed: {describe_exception(exc)}") from None
             finally:
                 tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:  # the receiver's task group wraps what the login raised
+        raise errors._unwrap_group(group) from None
     finally:
         await receiver.aclose()
 

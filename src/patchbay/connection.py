@@ -13,7 +13,10 @@ import enum
 import functools
 import logging
 import math
+import os
 import random
+import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -119,6 +122,37 @@ def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
+_STDERR_LINES = 20
+"""How many of a failed server's last stderr lines its error message carries."""
+_CARETS = re.compile(r"[\s^~]*")
+_TRACEBACK_HEAD = "Traceback (most recent call last):"
+_STACK_NOISE = re.compile(r"\s+at \S|Node\.js v\d")
+"""A JavaScript stack frame below its error line, or the Node.js version it prints last."""
+
+
+def stderr_reason(tail: str) -> str:
+    """The line of a server's stderr that says what happened.
+
+    For a Python traceback that is its exception line (``AttributeError: ...``), the first
+    unindented line after the last traceback's frames; otherwise the last line that is neither
+    blank, only carets (``^^^^``, ``~~~``), nor a JavaScript stack frame.
+    """
+    lines = [line.rstrip() for line in tail.splitlines()]
+    heads = [i for i, line in enumerate(lines) if line.strip().endswith(_TRACEBACK_HEAD)]
+    if heads:
+        # An ExceptionGroup's inner tracebacks are drawn behind a margin ("    | "): the same margin
+        # as their "Traceback" line.
+        margin = lines[heads[-1]].split(_TRACEBACK_HEAD)[0]
+        for line in lines[heads[-1] + 1 :]:
+            text = line.removeprefix(margin)
+            if text and not text[:1].isspace() and not _CARETS.fullmatch(text):
+                return text.strip()
+    for line in reversed(lines):
+        if not _CARETS.fullmatch(line) and not _STACK_NOISE.match(line):
+            return line.strip()
+    return lines[-1].strip() if lines else ""
+
+
 def describe_exception(exc: BaseException) -> str:
     """A one-line, human description of what went wrong underneath (SDK, httpx2, OS)."""
     leaves = [e for e in _leaf_exceptions(exc) if not isinstance(e, anyio.get_cancelled_exc_class())]
@@ -155,6 +189,61 @@ def _rejected_unsent(exc: Any, transport: ManagedTransport | None) -> bool:
     return "session" in message.lower() or message == "Server returned an error response"
 
 
+_SDK_LOGGERS = ("mcp.client", "mcp.shared", "mcp.os")
+"""The SDK's client-side loggers (``logging.getLogger(__name__)``); ``mcp.server`` is not ours."""
+_SDK_SESSION_LOGGER = "client"
+"""``mcp.client.session`` logs under this bare name; records from elsewhere in it are left alone."""
+_sdk_log = logging.getLogger("patchbay.sdk")
+
+
+def _from_sdk(record: logging.LogRecord) -> bool:
+    sdk = sys.modules.get("mcp")
+    where = getattr(sdk, "__file__", None)
+    return where is not None and record.pathname.startswith(os.path.dirname(where) + os.sep)
+
+
+class _SdkToDebug(logging.Handler):
+    """Re-logs an SDK record on ``patchbay.sdk`` at debug level, traceback and all.
+
+    Without a handler of its own, a warning or ``logger.exception`` the SDK logs when an HTTP or
+    SSE server goes away ("Error in sse_reader", "Session termination failed") reaches Python's
+    last-resort handler, which prints it to the host program's stderr. What it says is already in
+    the connection's state and in the errors raised: a library does not print.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _sdk_log.isEnabledFor(logging.DEBUG):
+            _sdk_log.debug("%s: %s", record.name, record.getMessage(), exc_info=record.exc_info)
+
+
+def _take_sdk_records(record: logging.LogRecord) -> bool:
+    """The bare ``client`` logger's filter: the SDK's records go to debug, the rest pass on."""
+    if not _from_sdk(record):
+        return True
+    _SDK_ROUTE.emit(record)
+    return False
+
+
+_SDK_ROUTE = _SdkToDebug()
+
+
+def _route_sdk_logs() -> None:
+    """Send the SDK client's log records to ``patchbay.sdk`` (debug) instead of stderr (idempotent).
+
+    Only the SDK's own client-side loggers change (a handler, ``propagate = False``); the bare
+    ``client`` logger gets a filter that takes only records logged from inside the SDK.
+    """
+    for name in _SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if _SDK_ROUTE not in logger.handlers:
+            logger.addHandler(_SDK_ROUTE)
+            logger.propagate = False
+    session_logger = logging.getLogger(_SDK_SESSION_LOGGER)
+    if _take_sdk_records not in session_logger.filters:
+        session_logger.addFilter(_take_sdk_records)
+    guard_loggers(_sdk_log.name)
+
+
 class _Opened:
     """An already-open transport handed to the SDK: it gets the streams, the owner task closes it."""
 
@@ -170,9 +259,16 @@ class _Opened:
         return None
 
 
+_host_blocked = [0.0]
+"""Seconds this process has spent importing the SDK (the event loop stands still meanwhile): no
+server's phase includes them (``Connection.phases``)."""
+
+
 def _sdk_client() -> type[Client]:
+    started = time.perf_counter()
     from mcp import Client
 
+    _host_blocked[0] += time.perf_counter() - started
     return Client
 
 
@@ -226,8 +322,10 @@ class Connection:
         self.connect_seconds: float | None = None
         self.phases: dict[str, float] = {}
         """Milliseconds of the last attempt's phases reached so far: ``spawn_ms`` (process started,
-        or HTTP transport opened), ``handshake_ms``, ``listing_ms``; for ``patchbay doctor``."""
+        or HTTP transport opened), ``handshake_ms``, ``listing_ms``; for ``patchbay doctor``. Each
+        is this server's own: the host importing the SDK meanwhile is left out."""
         self._phase_mark = 0.0
+        self._blocked_mark = 0.0
         self.attempt = 0
         self.next_retry_at: float | None = None
         self.last_health_check: float | None = None
@@ -259,6 +357,7 @@ class Connection:
         self._secrets = normalise_secrets(secrets)
         register_secrets(self, self._secrets)  # server stderr and HTTP request logs print them otherwise
         guard_loggers(self.log.name)
+        _route_sdk_logs()
 
     # ----------------------------------------------------------------- configuration shortcuts
 
@@ -424,7 +523,10 @@ class Connection:
         )
         self._transport = transport
         ready = False
+        if self.config.transport != "stdio":
+            _sdk_client()  # the HTTP transport imports the SDK when opened; nothing is spawned meanwhile
         started = self._phase_mark = time.perf_counter()
+        self._blocked_mark = _host_blocked[0]
         self.phases = {}
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as connect_scope:
@@ -488,9 +590,10 @@ class Connection:
         return ready
 
     def _phase_done(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.phases[f"{phase}_ms"] = round((now - self._phase_mark) * 1000, 1)
-        self._phase_mark = now
+        now, blocked = time.perf_counter(), _host_blocked[0]
+        own = (now - self._phase_mark) - (blocked - self._blocked_mark)
+        self.phases[f"{phase}_ms"] = round(max(own, 0.0) * 1000, 1)
+        self._phase_mark, self._blocked_mark = now, blocked
 
     def _auth(self) -> Any:
         if self.auth_factory is None or self.config.transport == "stdio":
@@ -504,8 +607,13 @@ class Connection:
         http_error = getattr(transport, "http_error", None)
         if http_error and http_error not in message:
             message = f"{message} ({http_error})"
-        tail = transport.stderr_tail(5)
-        return f"{message}; stderr: {tail}" if tail else message
+        tail = transport.stderr_tail(_STDERR_LINES).strip("\n")
+        if not tail:
+            return message
+        # The first line says what happened (the tail's first line is "Traceback ..." or carets);
+        # the whole tail follows it for `get` and `doctor`.
+        reason = stderr_reason(tail)
+        return f"{message}; stderr: {reason}" + (f"\n{tail}" if tail != reason else "")
 
     def _publish(self, client: Client, connect_seconds: float) -> None:
         session = client.session
