@@ -1,6 +1,6 @@
 """An upstream for gateway tests: rich tool metadata, a cancellation witness, a shared URI.
 
-    python tests/servers/probe.py [--label TEXT] [--marker-dir DIR]
+    python tests/servers/probe.py [--label TEXT] [--marker-dir DIR] [--tag TAG]
 
 Tools:
 * `widget(text)`: annotations, an icon, `_meta` with a vendor key and `ui.resourceUri`
@@ -85,9 +85,12 @@ def build(label: str, marker_dir: Path) -> MCPServer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--label", default="probe")
     parser.add_argument("--marker-dir", default=".")
+    parser.add_argument("--tag", default="", help="ignored: a mark to find the process by")
     args = parser.parse_args()
     build(args.label, Path(args.marker_dir)).run("stdio")
 

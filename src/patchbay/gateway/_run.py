@@ -90,21 +90,36 @@ async def serve(
 
     if http is not None:
         check_http_security(http)
-    async with MCPManager(config, wait=False, trust_project=trust_project) as manager:
-        gateway = Gateway(manager, prefix=prefix)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(gateway.forward_events)
-            tg.start_soon(gateway.settle)
-            if not prefix:
-                await gateway.wait_settled()
+    try:
+        async with MCPManager(config, wait=False, trust_project=trust_project) as manager:
+            gateway = Gateway(manager, prefix=prefix)
+            if not prefix:  # a name clash is a start-up error, so the fleet must be up first
+                await gateway.settle()
                 collisions = gateway.collisions()
                 if collisions:
                     raise GatewayError("--prefix none: " + "; ".join(collisions))
-            if http is None:
-                await _serve_stdio(gateway)
-            else:
-                await _serve_http(gateway, http)
-            tg.cancel_scope.cancel()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(gateway.forward_events)
+                tg.start_soon(gateway.settle)
+                if http is None:
+                    await _serve_stdio(gateway)
+                else:
+                    await _serve_http(gateway, http)
+                tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        leaf = _single_leaf(group)
+        if isinstance(leaf, errors.PatchbayError):
+            raise leaf from None
+        raise
+
+
+def _single_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    while len(group.exceptions) == 1:
+        inner = group.exceptions[0]
+        if not isinstance(inner, BaseExceptionGroup):
+            return inner
+        group = inner
+    return None
 
 
 async def _serve_stdio(gateway: Any) -> None:
