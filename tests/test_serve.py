@@ -23,7 +23,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import PromptReference, ResourceTemplateReference, ToolListChangedNotification
 
-from .conftest import BIN, PY, SERVERS, BackgroundServer, free_port, new_tag, processes_with
+from .conftest import BIN, EVERYTHING, PY, SERVERS, BackgroundServer, free_port, new_tag, processes_with
 
 pytestmark = pytest.mark.anyio
 
@@ -395,3 +395,23 @@ def test_http_beyond_loopback_needs_a_token(fleet: Fleet) -> None:
     assert "PATCHBAY_SERVE_TOKEN" in run.stderr
     assert "Traceback" not in run.stderr
     assert fleet.upstreams() == []  # refused before any upstream was started
+
+
+async def test_server_everything_through_the_gateway(fleet: Fleet) -> None:
+    """The npm reference server (TypeScript SDK) as an upstream: tools, a static and a templated resource."""
+    assert EVERYTHING.exists(), "run `make setup` (npm ci) to install server-everything"
+    fleet.servers["everything"] = {"command": "node", "args": [str(EVERYTHING), "stdio"]}
+    async with Client(fleet.stdio(), mode="legacy") as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"mcp__everything__echo", "mcp__everything__get-sum"} <= names
+        echoed = await client.call_tool("mcp__everything__echo", {"message": "via gateway"})
+        assert "via gateway" in _text(echoed)
+        summed = await client.call_tool("mcp__everything__get-sum", {"a": 2, "b": 5})
+        assert "7" in _text(summed)
+        uri = "demo://resource/static/document/architecture.md"
+        assert uri in {str(r.uri) for r in (await client.list_resources()).resources}
+        assert (await client.read_resource(uri)).contents
+        templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
+        assert templates
+        dynamic = await client.read_resource("demo://resource/dynamic/text/1")
+        assert str(dynamic.contents[0].uri) == "demo://resource/dynamic/text/1"
