@@ -415,3 +415,30 @@ async def test_server_everything_through_the_gateway(fleet: Fleet) -> None:
         assert templates
         dynamic = await client.read_resource("demo://resource/dynamic/text/1")
         assert str(dynamic.contents[0].uri) == "demo://resource/dynamic/text/1"
+
+
+async def test_legacy_sse_downstream(fleet: Fleet) -> None:
+    from mcp.client.sse import sse_client
+
+    fleet.echo("echo").notify("notify")
+    port = free_port()
+    server = BackgroundServer(fleet.argv("--sse", f"127.0.0.1:{port}"), port, fleet.env)
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, ToolListChangedNotification):
+            changed.set()
+
+    try:
+        async with Client(
+            sse_client(server.url("/sse")), mode="legacy", message_handler=on_message
+        ) as client:  # type: ignore[arg-type]
+            assert _text(await client.call_tool("mcp__echo__echo", {"text": "old"})) == "old"
+            await client.call_tool("mcp__notify__add_tool", {"name": "fresh"})
+            with anyio.fail_after(20):
+                await changed.wait()
+            assert "mcp__notify__fresh" in {t.name for t in (await client.list_tools()).tools}
+    finally:
+        server.proc.terminate()
+        server.proc.wait(timeout=30)
+    wait_until(lambda: fleet.upstreams() == [], what="the upstreams to exit")

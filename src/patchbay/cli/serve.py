@@ -35,6 +35,14 @@ def serve(
             help="Serve Streamable HTTP on http://HOST:PORT/mcp instead of stdio (loopback without a token).",
         ),
     ] = None,
+    sse: Annotated[
+        str | None,
+        typer.Option(
+            "--sse",
+            metavar="HOST:PORT",
+            help="Serve the legacy HTTP+SSE transport (GET /sse, POST /messages/) for old clients.",
+        ),
+    ] = None,
     prefix: Annotated[
         str,
         typer.Option(
@@ -75,17 +83,21 @@ def serve(
     config = state.load()
     tokens = _tokens(token, token_file)
     options = None
-    if http is not None:
-        host, port = parse_address(http)
+    if http is not None and sse is not None:
+        raise UsageError("--http and --sse are alternatives: give one")
+    address = http if http is not None else sse
+    if address is not None:
+        host, port = parse_address(address)
         options = HttpOptions(
             host=host,
             port=port,
             tokens=tokens,
+            sse=sse is not None,
             allowed_origins=tuple(allow_origin or ()),
             on_listening=lambda url: log_to_stderr(f"serving {len(config.servers)} servers on {url}"),
         )
     elif tokens and (token is not None or token_file is not None):
-        raise UsageError("--token and --token-file apply to --http only")
+        raise UsageError("--token and --token-file apply to --http and --sse only")
     try:
         anyio.run(lambda: run_gateway(config, http=options, prefix=prefix == "mcp"))
     except KeyboardInterrupt:

@@ -41,6 +41,8 @@ class HttpOptions:
     port: int = 8765
     path: str = "/mcp"
     tokens: Sequence[str] = field(default_factory=tuple)
+    sse: bool = False
+    """The legacy HTTP+SSE transport (``GET /sse`` + ``POST /messages/``) instead of Streamable HTTP."""
     allowed_origins: Sequence[str] = field(default_factory=tuple)
     on_listening: Callable[[str], None] | None = None
 
@@ -54,9 +56,9 @@ def parse_address(text: str) -> tuple[str, int]:
     try:
         port = int(port_text)
     except ValueError:
-        raise GatewayError(f"--http {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8765") from None
+        raise GatewayError(f"address {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8765") from None
     if not 0 <= port <= 65535:
-        raise GatewayError(f"--http {text!r}: port must be 0-65535")
+        raise GatewayError(f"address {text!r}: port must be 0-65535")
     return host, port
 
 
@@ -152,12 +154,15 @@ async def _serve_http(gateway: Any, options: HttpOptions) -> None:
                 *options.allowed_origins,
             ],
         )
-    app: ASGIApp = gateway.server.streamable_http_app(
-        streamable_http_path=options.path,
-        host=options.host,
-        transport_security=security,
-        custom_starlette_routes=[Route("/healthz", healthz)],
-    )
+    if options.sse:
+        app = _sse_app(gateway, security, Route("/healthz", healthz))
+    else:
+        app = gateway.server.streamable_http_app(
+            streamable_http_path=options.path,
+            host=options.host,
+            transport_security=security,
+            custom_starlette_routes=[Route("/healthz", healthz)],
+        )
     if options.tokens:
         app = _BearerAuth(app, options.tokens, open_paths={"/healthz"})
     config = uvicorn.Config(
@@ -176,11 +181,37 @@ async def _serve_http(gateway: Any, options: HttpOptions) -> None:
                 for sock in listener.sockets:
                     port = sock.getsockname()[1]
             host = f"[{options.host}]" if ":" in options.host else options.host
-            url = f"http://{host}:{port}{options.path}"
+            url = f"http://{host}:{port}{'/sse' if options.sse else options.path}"
             if options.on_listening is not None:
                 options.on_listening(url)
     if not server.started:
         raise GatewayError(f"could not listen on {options.host}:{options.port} (see the log above)")
+
+
+def _sse_app(gateway: Any, security: Any, *routes: Any) -> ASGIApp:
+    """The SDK's legacy SSE server transport, one ``Server.run`` per SSE connection."""
+    from mcp.server.sse import SseServerTransport
+    from starlette.applications import Starlette
+    from starlette.routing import Mount, Route
+
+    sse = SseServerTransport("/messages/", security_settings=security)
+    server = gateway.server
+
+    async def handle_sse(scope: Scope, receive: Receive, send: Send) -> None:
+        async with sse.connect_sse(scope, receive, send) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    class _Endpoint:  # a plain ASGI endpoint (a Route would wrap a function as a request handler)
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await handle_sse(scope, receive, send)
+
+    return Starlette(
+        routes=[
+            Route("/sse", endpoint=_Endpoint(), methods=["GET"]),
+            Mount("/messages/", app=sse.handle_post_message),
+            *routes,
+        ]
+    )
 
 
 class _BearerAuth:

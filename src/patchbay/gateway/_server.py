@@ -377,7 +377,11 @@ def _session_key(ctx: ServerRequestContext[Any]) -> str | None:
         return "stdio"
     headers = getattr(request, "headers", None)
     session_id = headers.get("mcp-session-id") if headers is not None else None
-    return f"http:{session_id}" if session_id else None
+    if session_id:
+        return f"http:{session_id}"
+    query = getattr(request, "query_params", None)
+    sse_session = query.get("session_id") if query is not None else None  # the legacy SSE transport
+    return f"sse:{sse_session}" if sse_session else None
 
 
 def _tool_error(message: str) -> types.CallToolResult:
