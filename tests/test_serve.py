@@ -442,3 +442,39 @@ async def test_legacy_sse_downstream(fleet: Fleet) -> None:
         server.proc.terminate()
         server.proc.wait(timeout=30)
     wait_until(lambda: fleet.upstreams() == [], what="the upstreams to exit")
+
+
+async def test_resource_updates_reach_a_2025_subscriber(fleet: Fleet) -> None:
+    from mcp.types import ResourceUpdatedNotification
+
+    fleet.servers["host"] = {"command": PY, "args": [str(SERVERS / "host.py")]}
+    updated: list[str] = []
+    got = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            updated.append(str(message.params.uri))
+            got.set()
+
+    async with Client(fleet.stdio(), mode="legacy", message_handler=on_message) as client:
+        caps = client.session.initialize_result.capabilities  # type: ignore[union-attr]
+        assert caps.resources is not None
+        assert caps.resources.subscribe is True
+        with pytest.warns(Warning, match="resources/subscribe"):  # deprecated in the SDK
+            await client.session.subscribe_resource("host://a")
+        await client.call_tool("mcp__host__touch", {"uri": "host://a"})
+        with anyio.fail_after(20):
+            await got.wait()
+    assert updated == ["host://a"]
+
+
+async def test_resource_updates_reach_a_2026_listener(fleet: Fleet) -> None:
+    fleet.servers["host"] = {"command": PY, "args": [str(SERVERS / "host.py")]}
+    async with Client(fleet.stdio(), mode="auto") as client:
+        assert client.session.protocol_version == "2026-07-28"
+        async with client.listen(resource_subscriptions=["host://a"]) as events:
+            await client.call_tool("mcp__host__touch", {"uri": "host://a"})
+            with anyio.fail_after(20):
+                event = await events.__anext__()
+    assert type(event).__name__ == "ResourceUpdated"
+    assert event.uri == "host://a"  # type: ignore[attr-defined]

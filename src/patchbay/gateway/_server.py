@@ -117,7 +117,7 @@ class Gateway:
             on_read_resource=self._read_resource,
             on_subscribe_resource=self._subscribe,
             on_unsubscribe_resource=self._unsubscribe,
-            on_subscriptions_listen=self._listen,
+            on_subscriptions_listen=self._subscriptions_listen,
             on_completion=self._complete,
         )
         self.server.middleware.append(self._track_session)
@@ -272,6 +272,30 @@ class Gateway:
             raise _mcp_error(exc) from None
         return types.EmptyResult()
 
+    async def _subscriptions_listen(
+        self, ctx: ServerRequestContext[Any], params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        """A 2026-07-28 listen stream: the SDK's handler, plus upstream subscriptions for its URIs."""
+        uris = list(params.notifications.resource_subscriptions or ())
+        key = f"listen:{ctx.request_id}"
+        names = await self._current() if uris else self.names()
+        subscribed: list[tuple[str, str, str]] = []
+        try:
+            for uri in uris:
+                route = names.route(uri)
+                if route is None:
+                    continue
+                self._subscribed.setdefault(uri, set()).add(key)
+                subscribed.append((uri, *route))
+                try:
+                    await self.manager.subscribe_resource(route[1], route[0])
+                except errors.PatchbayError as exc:
+                    logger.info("cannot subscribe to %s upstream: %s", uri, exc)
+            return await self._listen(ctx, params)
+        finally:
+            for uri, _server, _original in subscribed:
+                self._subscribed.get(uri, set()).discard(key)
+
     async def _complete(
         self, ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
     ) -> types.CompleteResult:
@@ -355,6 +379,8 @@ class Gateway:
                 continue
             await self._bus.publish(ResourceUpdated(uri=shown))
             for key in list(keys):
+                if key.startswith("listen:"):
+                    continue  # a 2026 listen stream: the bus event above reaches it
                 session = self._sessions.get(key)
                 if session is None:
                     keys.discard(key)
