@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "patchbay.cli.doctor",  # doctor
     "patchbay.cli.trust",  # trust, untrust
     "patchbay.cli.auth_cmd",  # login, logout
+    "patchbay.cli.serve",  # serve
 )
 
 app = typer.Typer(
