@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._fleet import open_fleet, require_server, state_of
+from ._fleet import ConnectTimeoutOpt, did_not_answer, open_fleet, require_server, state_of
 from ._output import Output, ms, state_text
 
 if TYPE_CHECKING:
@@ -25,14 +25,16 @@ def register(app: typer.Typer) -> None:
     app.command("get")(get_server)
 
 
-def list_servers(ctx: typer.Context, json_: JsonFlag = False) -> None:
+def list_servers(
+    ctx: typer.Context, json_: JsonFlag = False, connect_timeout: ConnectTimeoutOpt = None
+) -> None:
     """Every configured server: transport, state, tool/resource/prompt counts, time to connect."""
     import anyio
 
     state = state_of(ctx)
     output = state.output(json_)
     config = state.load()
-    statuses = anyio.run(_statuses, config, None)
+    statuses = anyio.run(_statuses, config, None, connect_timeout, output)
     rows = [_server_summary(config.servers[name], status) for name, status in statuses.items()]
     if output.json_mode:
         output.json({"servers": rows})
@@ -78,9 +80,19 @@ def get_server(
     _print_detail(output, detail)
 
 
-async def _statuses(config: Config, names: list[str] | None) -> dict[str, dict[str, Any]]:
-    async with open_fleet(config, names) as manager:
-        return manager.status()
+async def _statuses(
+    config: Config,
+    names: list[str] | None,
+    connect_timeout: float | None = None,
+    output: Output | None = None,
+) -> dict[str, dict[str, Any]]:
+    async with open_fleet(config, names, connect_timeout=connect_timeout, output=output) as manager:
+        statuses = manager.status()
+    if connect_timeout is not None:  # still connecting when the wait ran out: say so
+        for status in statuses.values():
+            if status["state"] == "connecting" and not status.get("error"):
+                status["error"] = did_not_answer(connect_timeout)
+    return statuses
 
 
 def _count(row: dict[str, Any], key: str) -> str:
