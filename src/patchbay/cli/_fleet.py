@@ -101,13 +101,20 @@ def install_warning_printer(output: Output) -> None:
 
 # -------------------------------------------------------------------------------- server selection
 
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter("must be a number of seconds above 0")
+    return value
+
+
 ConnectTimeoutOpt = Annotated[
     float | None,
     typer.Option(
         "--connect-timeout",
-        help="Seconds to wait for servers to come up; slower ones are reported, not waited for "
+        help="Wait at most this long for servers to come up; slower ones are reported "
         "(default: each server's connect_timeout).",
-        min=0.001,
+        callback=_positive,
         metavar="SECONDS",
     ),
 ]

@@ -34,7 +34,7 @@ from ._fleet import (
     split_pairs,
     state_of,
 )
-from ._output import Output
+from ._output import Output, plural
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -273,7 +273,8 @@ def _print_blocks(output: Output, blocks: list[Any], save_dir: Path | None, stem
             output.print(str(block.text))
         elif kind in ("image", "audio"):
             path = saver.save(block.data, block.mime_type)
-            output.print(f"[{kind}: {block.mime_type}, {path.stat().st_size} bytes] saved to {path}")
+            size = plural(path.stat().st_size, "byte")
+            output.print(f"[{kind}: {block.mime_type}, {size}] saved to {path}")
         elif kind == "resource_link":
             output.print(f"[resource link: {block.uri}]")
         elif kind == "resource":
@@ -281,7 +282,7 @@ def _print_blocks(output: Output, blocks: list[Any], save_dir: Path | None, stem
         elif getattr(block, "blob", None) is not None:
             mime = getattr(block, "mime_type", None) or "application/octet-stream"
             path = saver.save(block.blob, mime)
-            output.print(f"[{block.uri}: {mime}, {path.stat().st_size} bytes] saved to {path}")
+            output.print(f"[{block.uri}: {mime}, {plural(path.stat().st_size, 'byte')}] saved to {path}")
         else:
             output.print(f"[{kind or type(block).__name__}]")
 

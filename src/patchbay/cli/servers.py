@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ._fleet import ConnectTimeoutOpt, did_not_answer, open_fleet, require_server, state_of
-from ._output import Output, ms, state_text
+from ._output import Output, ms, plural, state_text
 
 if TYPE_CHECKING:
     from ..config import Config, ServerConfig
@@ -39,9 +39,12 @@ def list_servers(
     if output.json_mode:
         output.json({"servers": rows})
         return
+    hint = None if state.config_files else _claude_code_hint()
     if not rows:
-        output.note("no servers configured; add one with `patchbay add NAME -- COMMAND [ARGS...]`")
+        output.note(hint or "no servers configured; add one with `patchbay add NAME -- COMMAND [ARGS...]`")
         return
+    if hint:
+        output.note(hint)
     output.table(
         ["NAME", "TRANSPORT", "STATE", "TOOLS", "RESOURCES", "PROMPTS", "CONNECT"],
         [
@@ -78,6 +81,23 @@ def get_server(
         output.json(detail)
         return
     _print_detail(output, detail)
+
+
+def _claude_code_hint() -> str | None:
+    """A suggestion when this folder has Claude Code's ``.mcp.json`` but no patchbay project file."""
+    import os
+    from pathlib import Path
+
+    from ..config import ENV_VAR, find_project_config
+
+    cwd = Path.cwd()
+    if not (cwd / ".mcp.json").is_file() or find_project_config(cwd) is not None or os.environ.get(ENV_VAR):
+        return None
+    return (
+        "this folder has a .mcp.json (Claude Code's servers) but no patchbay project file: "
+        "use it as it is with `patchbay -c .mcp.json list`, or copy its servers with "
+        "`patchbay import claude-code`"
+    )
 
 
 async def _statuses(
@@ -191,8 +211,14 @@ def _print_detail(output: Output, d: dict[str, Any]) -> None:
     if d["state"] == "ready":
         line(
             "offers",
-            f"{d['tools']} tools, {d['resources']} resources, "
-            f"{d['resource_templates']} templates, {d['prompts']} prompts",
+            ", ".join(
+                (
+                    plural(d["tools"], "tool"),
+                    plural(d["resources"], "resource"),
+                    plural(d["resource_templates"], "template"),
+                    plural(d["prompts"], "prompt"),
+                )
+            ),
         )
         line("connected in", ms(d["connect_ms"]))
 
