@@ -6,7 +6,6 @@ namespaced tool list, then calls a tool, reads a resource and renders a prompt.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,8 +20,6 @@ HERE = Path(__file__).resolve().parent
 
 
 async def main() -> int:
-    # The demo servers run on this interpreter (the project's venv), wherever it is.
-    os.environ.setdefault("PATCHBAY_PYTHON", sys.executable)
     console = Console()
     started = time.perf_counter()
     async with MCPManager.from_config(HERE / "fleet.yaml") as manager:

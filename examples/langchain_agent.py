@@ -3,14 +3,13 @@
 Replace ``ScriptedChatModel`` with any LangChain chat model that supports ``bind_tools``
 (``ChatOpenAI``, ``ChatAnthropic``, ...) and the rest stays the same. The tools call through the
 manager's live sessions: no server is started or handshaken per call. Needs the extra:
-``pip install 'patchbay[langchain]'``.
+``pip install 'patchbay-mcp[langchain]'``.
 
     .venv/bin/python examples/langchain_agent.py
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,7 +68,6 @@ async def run_agent(model: Any, agent_tools: list[BaseTool], question: str) -> l
 
 
 async def main() -> int:
-    os.environ.setdefault("PATCHBAY_PYTHON", sys.executable)
     async with MCPManager.from_config(HERE / "fleet.yaml") as manager:
         agent_tools = tools(manager)
         print(f"{len(agent_tools)} LangChain tools: {', '.join(t.name for t in agent_tools)}")

@@ -13,7 +13,6 @@ Two runs: one with every tool listed, one in search mode, where the model is giv
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,7 +77,6 @@ async def agent(manager: MCPManager, question: str, tools: list[dict[str, Any]])
 
 
 async def main() -> int:
-    os.environ.setdefault("PATCHBAY_PYTHON", sys.executable)
     async with MCPManager.from_config(HERE / "fleet.yaml") as manager:
         tools = manager.tool_schemas("openai")
         print(f"all tools: {len(tools)} definitions, ~{len(json.dumps(tools)) // 4} tokens")

@@ -25,6 +25,24 @@ LOOPBACK_PRELOAD = NPM / "loopback-only.cjs"
 PY = sys.executable
 BIN = Path(sys.executable).parent
 
+# Published servers nobody here wrote, installed by `make test` (npm ci in tests/npm; the dev
+# dependency group in .venv). `published_server(name)` gives a server entry for each.
+_NPM_SCOPE = NPM / "node_modules" / "@modelcontextprotocol"
+PUBLISHED_NPM = {
+    "memory": _NPM_SCOPE / "server-memory" / "dist" / "index.js",
+    "sequential-thinking": _NPM_SCOPE / "server-sequential-thinking" / "dist" / "index.js",
+    "pdf": _NPM_SCOPE / "server-pdf" / "dist" / "index.js",  # give it `--stdio` and the PDF files
+}
+PUBLISHED_PYPI = {
+    "fetch": BIN / "mcp-server-fetch",
+    # Crashes at start on SDK 2.x (`AttributeError: 'Server' object has no attribute
+    # 'list_resources'`): a real server whose failure reason patchbay must make readable.
+    "sqlite": BIN / "mcp-server-sqlite",
+    "time": BIN / "mcp-server-time",
+    "git": BIN / "mcp-server-git",
+}
+FASTMCP_APP = SERVERS / "fastmcp_app.py"  # written with fastmcp 4.x: stdio, or http_server("fastmcp_app.py")
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -34,6 +52,20 @@ def anyio_backend() -> str:
 def stdio(script: str, *args: str, **extra: Any) -> dict[str, Any]:
     """A patchbay server entry running one of tests/servers/ with this interpreter."""
     return {"command": PY, "args": [str(SERVERS / script), *args], **extra}
+
+
+def published_server(name: str, *args: str, **extra: Any) -> dict[str, Any]:
+    """A patchbay server entry (stdio) for one of the published servers above, with ``args`` after it.
+
+    Fails with the command to run when `make test` has not installed it (never a skip).
+    """
+    if name in PUBLISHED_NPM:
+        script = PUBLISHED_NPM[name]
+        assert script.exists(), f"{script} is missing: run `make setup` (npm ci in tests/npm)"
+        return {"command": "node", "args": [str(script), *args], **extra}
+    command = PUBLISHED_PYPI[name]
+    assert command.exists(), f"{command} is missing: run `make setup` (the dev dependency group)"
+    return {"command": str(command), "args": list(args), **extra}
 
 
 def fleet(**servers: dict[str, Any]) -> dict[str, Any]:

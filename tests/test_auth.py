@@ -291,3 +291,27 @@ async def test_configured_scopes_are_requested_with_the_servers_own(scenario: Ca
     async with MCPManager(config, handlers=Handlers(authorize=authorize)) as manager:
         assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]["error"]
     assert "scope=mcp%3Abasic+files%3Aread" in seen[0]
+
+
+async def test_login_to_an_unreachable_server_raises_auth_required_not_an_exception_group() -> None:
+    from .conftest import free_port
+
+    server = Config.from_dict(oauth_server(f"http://127.0.0.1:{free_port()}/mcp")).servers["remote"]
+    with pytest.raises(AuthRequired) as caught:
+        await login(server, open_browser=False, show=lambda _text: None, timeout=10)
+    assert "login failed: ConnectError" in str(caught.value)
+
+
+def test_cli_login_to_an_unreachable_server_names_the_real_error(tmp_path: Path) -> None:
+    from .conftest import free_port
+
+    config = tmp_path / "mcp.yaml"
+    config.write_text(json.dumps(oauth_server(f"http://127.0.0.1:{free_port()}/mcp")))
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    argv = [str(BIN / "patchbay"), "--config", str(config), "login", "remote", "--no-browser"]
+    done = subprocess.run(
+        argv, env=env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 3, done.stderr
+    assert "login failed: ConnectError" in done.stderr
+    assert "TaskGroup" not in done.stderr

@@ -628,6 +628,49 @@ def test_import_from_every_host(cli: Cli) -> None:
 # ------------------------------------------------------------------------------------------ doctor
 
 
+def test_list_and_doctor_show_what_a_crashed_python_server_said(cli: Cli) -> None:
+    """A traceback's first line is "Traceback ..." and its last ones carets: the reason is its
+    exception line, and `doctor` prints the whole tail, escaped."""
+    crash = {
+        "command": PY,
+        "args": [str(SERVERS / "crash.py"), "--traceback", "--message", "ansi \x1b[2Kline"],
+    }
+    fleet = cli.fleet(broken=crash)
+    reason = "AttributeError: '_Server' object has no attribute 'list_resources'"
+    listed = cli("-c", fleet, "list")
+    assert re.search(rf"^broken\s+stdio\s+✘ failed: .*stderr: {re.escape(reason)}", listed.out, re.MULTILINE)
+    assert "Traceback" not in listed.out
+
+    doctor = cli("-c", fleet, "doctor")
+    assert doctor.code == 4
+    lines = doctor.out.splitlines()
+    assert lines[1].strip().endswith(f"stderr: {reason}")
+    tail = [line.strip().removeprefix("│ ") for line in lines[2:] if line.strip().startswith("│")]
+    assert "Traceback (most recent call last):" in tail
+    assert any(line.strip() == "^" * 21 for line in tail)
+    assert tail[-1] == reason
+    assert "\x1b" not in doctor.out
+    assert "ansi \\x1b[2Kline" in tail
+
+
+def test_doctor_phases_leave_out_the_hosts_own_sdk_import(cli: Cli, http_server: Any) -> None:
+    """The first connect of a process imports the SDK (most of a second): no server's phase is
+    charged for it, an HTTP server's "spawn" (where nothing is spawned) least of all."""
+    probe = "import time; t = time.perf_counter(); import mcp; print(time.perf_counter() - t)"
+    import_ms = 1000 * float(
+        subprocess.run([PY, "-c", probe], capture_output=True, text=True, check=True).stdout
+    )
+    server = http_server("echo.py")
+    run = cli("--json", "-c", cli.fleet(remote={"url": server.url()}, local=raw()), "doctor")
+    assert run.code == 0, run.err
+    rows = {row["name"]: row for row in run.json["servers"]}
+    for name in ("remote", "local"):
+        phases = rows[name]["phases"]
+        assert set(phases) == {"spawn_ms", "handshake_ms", "listing_ms"}
+        assert phases["spawn_ms"] < import_ms / 2, (name, phases, import_ms)
+        assert sum(phases.values()) < import_ms, (name, phases, import_ms)
+
+
 def test_doctor_times_phases_and_explains_failures(cli: Cli) -> None:
     fleet = cli.fleet(
         echo=echo(),

@@ -175,3 +175,21 @@ def test_prompt_arguments_are_split_once_and_kept_as_text() -> None:
     for bad in ("novalue", "=x"):
         with pytest.raises(UsageError, match="expected key=value"):
             split_pairs(["ok=1", bad])
+
+
+def test_stderr_reason_finds_the_line_that_says_what_happened() -> None:
+    import subprocess
+    import sys
+
+    from patchbay.connection import stderr_reason
+
+    group = "import anyio\nasync def f(): raise ValueError('inner boom')\nasync def main():\n"
+    group += "    async with anyio.create_task_group() as tg: tg.start_soon(f)\nanyio.run(main)\n"
+    chained = "try:\n    1/0\nexcept Exception as e:\n    raise KeyError('x') from e\n"
+    for code, reason in ((group, "ValueError: inner boom"), (chained, "KeyError: 'x'")):
+        err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False).stderr
+        assert stderr_reason(err) == reason
+    node = "node:internal\n  throw err;\n  ^\n\nError: Cannot find module 'x'\n"
+    node += "    at Module._resolve (node:1)\n\nNode.js v22.3.0\n"
+    assert stderr_reason(node) == "Error: Cannot find module 'x'"
+    assert stderr_reason("fatal: no key\n\n") == "fatal: no key"

@@ -579,7 +579,8 @@ def test_missing_patchbay_config_file_is_an_error(tmp_path: Path, user_file: Pat
 
 def test_relative_patchbay_config_is_relative_to_cwd(tmp_path: Path, user_file: Path) -> None:
     named = write(tmp_path, "cfg/extra.yaml", "servers:\n  e: {command: e}\n")
-    cfg = load_config(env={"PATCHBAY_CONFIG": "cfg/extra.yaml"}, cwd=tmp_path)
+    with pytest.warns(ConfigWarning, match=r"PATCHBAY_CONFIG is a relative path, read as .*extra\.yaml"):
+        cfg = load_config(env={"PATCHBAY_CONFIG": "cfg/extra.yaml"}, cwd=tmp_path)
     assert cfg.sources == (str(named),)
 
 
@@ -772,6 +773,21 @@ def test_references_are_what_expansion_looks_up(written: str, every: list[str], 
         assert list(dict.fromkeys(looked_up)) == every[: len(set(looked_up))]
     else:
         assert list(dict.fromkeys(looked_up)) == every
+
+
+def test_patchbay_python_is_the_running_interpreter_unless_the_environment_says_otherwise() -> None:
+    entry = {"command": "${PATCHBAY_PYTHON}", "args": ["${PATCHBAY_PYTHON:-python3}", "server.py"]}
+    unset = Config.from_dict({"servers": {"s": entry}}, env={}).servers["s"]
+    assert unset.error is None
+    assert unset.command == sys.executable
+    assert unset.args[0] == sys.executable  # always set, so a written default never applies
+    empty = Config.from_dict({"servers": {"s": entry}}, env={"PATCHBAY_PYTHON": ""}).servers["s"]
+    assert empty.command == sys.executable
+    told = Config.from_dict({"servers": {"s": entry}}, env={"PATCHBAY_PYTHON": "/opt/py/bin/python"})
+    assert told.servers["s"].command == "/opt/py/bin/python"
+    # It can never be missing, so `patchbay add` does not warn that it is unset.
+    assert config_module.references("${PATCHBAY_PYTHON} ${TOKEN}", defaulted=False) == ["TOKEN"]
+    assert config_module.references("${PATCHBAY_PYTHON}") == ["PATCHBAY_PYTHON"]
 
 
 def test_url_that_does_not_parse_is_a_config_error_not_a_crash() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from patchbay import ConnectError, MCPManager, ServerUnavailable, ToolNotFound, ToolTimeout
 
-from .conftest import PY, BackgroundServer, fleet, free_port, new_tag, processes_with, stdio
+from .conftest import PY, SERVERS, BackgroundServer, fleet, free_port, new_tag, processes_with, stdio
 from .faults.helpers import alive, expect_states, fault_script, faulty, within
 
 pytestmark = pytest.mark.anyio
@@ -240,3 +240,86 @@ async def _cancelled_on_the_server(entry: dict[str, Any]) -> None:
         with within(0.5 + 1), pytest.raises(ToolTimeout):
             await manager.call_tool("mcp__probe__block", {"key": "k"}, timeout=0.5)
         assert (await manager.call_tool("mcp__probe__outcome", {"key": "k"})).text == "cancelled"
+
+
+_HOST = '''
+"""A host program with no logging set-up: two HTTP servers; it reports what it saw on stdout."""
+import logging, sys
+import anyio
+from patchbay import MCPManager
+from patchbay.events import ServerStateChanged
+
+routed = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        routed.append(record.getMessage())
+if sys.argv[3] == "debug":
+    sdk = logging.getLogger("patchbay.sdk")
+    sdk.setLevel(logging.DEBUG)
+    sdk.addHandler(Keep())
+
+async def main():
+    servers = {"http": {"url": sys.argv[1]}, "sse": {"url": sys.argv[2], "transport": "sse"}}
+    settings = {"reconnect": {"attempts": 1, "base_delay": 0.05, "max_delay": 0.1}}
+    async with MCPManager({"servers": servers, "settings": settings}) as manager:
+        assert all(s["state"] == "ready" for s in manager.status().values()), manager.status()
+        async with manager.events() as events:
+            print("ready", flush=True)
+            sys.stdin.readline()  # the servers are gone now
+            for name in servers:
+                try:
+                    await manager.call_tool("echo", {"text": "x"}, server=name, timeout=10)
+                except Exception as exc:
+                    print(type(exc).__name__, flush=True)
+            failed = set()
+            async for event in events:
+                if isinstance(event, ServerStateChanged) and event.state == "failed":
+                    failed.add(event.server)
+                if failed == set(servers):
+                    break
+    print("routed:", " | ".join(routed), flush=True)
+
+anyio.run(main)
+'''
+
+
+@pytest.mark.parametrize("logging_set_up", ["none", "debug"])
+def test_sdk_tracebacks_never_reach_the_hosts_stderr_when_http_servers_stop(
+    tmp_path: Path, logging_set_up: str
+) -> None:
+    """The SDK logs "Error in sse_reader" / "Error in post_writer" with tracebacks (and "Session
+    termination failed") when an HTTP or SSE server dies; with no handler of the host's own, Python
+    printed them on the host's stderr. They go to patchbay's logger at debug level instead."""
+    import subprocess
+
+    script = tmp_path / "host.py"
+    script.write_text(_HOST)
+    servers = []
+    for transport in ("http", "sse"):
+        port = free_port()
+        argv = [PY, str(SERVERS / "echo.py"), "--transport", transport, "--port", str(port)]
+        servers.append(BackgroundServer(argv, port))
+    http, sse = servers
+    host = subprocess.Popen(
+        [PY, str(script), http.url(), sse.url("/sse"), logging_set_up],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert host.stdout is not None
+        assert host.stdout.readline().strip() == "ready"
+        for server in servers:
+            server.kill()
+        out, err = host.communicate("\n", timeout=60)
+    finally:
+        for server in servers:
+            server.kill()
+        if host.poll() is None:
+            host.kill()
+    assert host.returncode == 0, err
+    assert err == "", err
+    assert "ConnectionLost" in out or "ServerUnavailable" in out
+    if logging_set_up == "debug":
+        assert "mcp.client.sse: Error in" in out

@@ -319,6 +319,8 @@ SWEEP: dict[str, list[list[str]]] = {
     "untrust": [["untrust", "added"]],
     "login": [["login", "echo", "--no-browser"], ["--json", "login", "remote", "--no-browser"]],
     "logout": [["logout", "remote"]],
+    # In-process runs cannot lend stdin/stdout to a stdio gateway: its refusals (tests/test_serve.py serves).
+    "serve": [["serve", "--http", "0.0.0.0:1"], ["serve", "--prefix", "bogus"]],
 }
 """Every CLI command, with invocations covering human and JSON output and an error path.
 

@@ -17,7 +17,14 @@ from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 from ._stdio import _SAFE_ENV_NAMES
 
-__all__ = ["argument_secrets", "guard_loggers", "mask_url", "register_secrets", "url_secrets"]
+__all__ = [
+    "argument_secrets",
+    "guard_loggers",
+    "mask_url",
+    "redact",
+    "register_secrets",
+    "url_secrets",
+]
 
 # Shorter values are too likely to be ordinary words or numbers to be worth hiding.
 _MIN_LENGTH = 4
@@ -132,6 +139,9 @@ class _SecretFilter(logging.Filter):
         else:
             self._by_owner.pop(owner, None)
 
+    def values(self) -> list[str]:
+        return [secret for values in list(self._by_owner.values()) for secret in values]
+
     def redact(self, text: str) -> str:
         for values in list(self._by_owner.values()):
             for secret in values:
@@ -166,3 +176,14 @@ def guard_loggers(*names: str) -> None:
 def register_secrets(owner: object, secrets: Iterable[str]) -> None:
     """Hide ``secrets`` in guarded logs for as long as ``owner`` (a connection) is alive."""
     _FILTER.register(owner, secrets)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with ``secrets`` and every registered secret (OAuth tokens included) as ``***``.
+
+    One longest-first pass over the union, so a secret inside a longer one leaves no leftovers.
+    """
+    for secret in normalise_secrets([*secrets, *_FILTER.values()]):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text

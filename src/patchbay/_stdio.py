@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
@@ -143,6 +143,61 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def _proc_table() -> dict[int, tuple[int, int, int, bytes, bytes]]:
+    """pid -> (ppid, pgrp, session, start time, state) of every process, from ``/proc``."""
+    table: dict[int, tuple[int, int, int, bytes, bytes]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    f = handle.read().rsplit(b")", 1)[1].split()
+                table[int(entry)] = (int(f[1]), int(f[2]), int(f[3]), f[19], f[0])
+            except (OSError, IndexError, ValueError):
+                continue
+    return table
+
+
+def _escaped_members(pgid: int) -> dict[int, bytes]:
+    """Descendants of the group's leader (or members of its session) outside the group: pid -> start.
+
+    ``killpg`` misses a child that called ``setsid()`` or ``setpgid()``; these are signalled by pid,
+    checked against their start time so a pid the kernel has reused is left alone. Linux only.
+    """
+    if not _HAVE_PROC:
+        return {}
+    with contextlib.suppress(OSError):
+        table = _proc_table()
+        children: dict[int, list[int]] = {}
+        for pid, info in table.items():
+            children.setdefault(info[0], []).append(pid)
+        stack = [pgid, *(pid for pid, info in table.items() if info[2] == pgid)]
+        seen: set[int] = set()
+        while stack:
+            pid = stack.pop()
+            if pid not in seen:
+                seen.add(pid)
+                stack.extend(children.get(pid, ()))
+        return {pid: table[pid][3] for pid in seen if pid in table and table[pid][1] != pgid}
+    return {}
+
+
+def _signal_members(members: Mapping[int, bytes], sig: int) -> bool:
+    """Signal each still-running member (same pid *and* start time); whether any was found."""
+    found = False
+    for pid, start in members.items():
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[19] != start or fields[0] in (b"Z", b"X"):
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+            found = True
+    return found
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -223,6 +278,7 @@ class StdioTransport:
         shutdown_grace: float = 2.0,
         stall_timeout: float = 30.0,
         log_name: str = "server",
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.command = command
         self.args = list(args)
@@ -240,6 +296,8 @@ class StdioTransport:
         self.end_reason: str | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
         self._log = logging.getLogger(f"patchbay.server.{log_name}")
+        self._redact = redact
+        """Masks secrets in a whole stderr line before it is cut: a cut secret would not match."""
         self._cm: Any = None
         self._spoke = False
 
@@ -319,7 +377,11 @@ class StdioTransport:
                         *lines, buffer = buffer.split(b"\n")
                         for line in lines:
                             if line.strip():
-                                self._spoke = True
+                                if not self._spoke:
+                                    self._spoke = True
+                                    # Started: helpers it spawned first exist now. Let the reaper
+                                    # note any that left the group, in case the host is killed.
+                                    _reaper.notify(pid, alive=None)
                                 await read_send.send(parse(line))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass
@@ -377,7 +439,10 @@ class StdioTransport:
                     raw = await stderr.readline()
                     if not raw:
                         return
-                    text = raw.decode("utf-8", "replace").rstrip()[:_STDERR_LINE_CHARS]
+                    text = raw.decode("utf-8", "replace").rstrip()
+                    if self._redact is not None:
+                        text = self._redact(text)
+                    text = text[:_STDERR_LINE_CHARS]
                     self._stderr_tail.append(text)
                     self._log.debug("%s", text)
 
@@ -414,6 +479,10 @@ class StdioTransport:
         pgid = process.pid
         grace = max(self.shutdown_grace, 0.05)
         start = anyio.current_time()
+        # Found before anything exits: once its parent is gone, a member that left the group
+        # (``setsid()``) is reparented away and no longer traceable to this server.
+        # Only while the leader is unreaped: its pid cannot have been reused by then.
+        escaped = _escaped_members(pgid) if process.returncode is None else {}
         if process.stdin is not None:
             with contextlib.suppress(OSError, RuntimeError):
                 process.stdin.close()
@@ -423,10 +492,12 @@ class StdioTransport:
         if self._spoke:
             await _wait_exit(process, start + grace / 2)
         _signal_group(pgid, signal.SIGTERM)
-        await _wait_group(process, pgid, start + grace)
-        if _group_alive(pgid):
+        _signal_members(escaped, signal.SIGTERM)
+        await _wait_group(process, pgid, start + grace, escaped)
+        if _group_alive(pgid) or _signal_members(escaped, 0):
             _signal_group(pgid, signal.SIGKILL)
-            await _wait_group(process, pgid, anyio.current_time() + 1.0)
+            _signal_members(escaped, signal.SIGKILL)
+            await _wait_group(process, pgid, anyio.current_time() + 1.0, escaped)
         # The group is gone, but our own child may still be a zombie the event loop's child
         # watcher has yet to reap (milliseconds); leaving now could leave that to a closed loop.
         await _wait_exit(process, anyio.current_time() + 1.0)
@@ -442,8 +513,10 @@ async def _wait_exit(process: asyncio.subprocess.Process, deadline: float) -> bo
     return True
 
 
-async def _wait_group(process: asyncio.subprocess.Process, pgid: int, deadline: float) -> bool:
-    while _group_alive(pgid):
+async def _wait_group(
+    process: asyncio.subprocess.Process, pgid: int, deadline: float, escaped: Mapping[int, bytes] = {}
+) -> bool:
+    while _group_alive(pgid) or _signal_members(escaped, 0):
         _ = process.returncode
         if anyio.current_time() >= deadline:
             return False

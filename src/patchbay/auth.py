@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import time
 import webbrowser
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -101,6 +102,20 @@ class TokenStore:
         self.server = server
         self.url = url
         self.path = (directory or token_dir()) / _file_name(server)
+        self._held: list[str] = []
+
+    def _hold(self, tokens: OAuthToken) -> None:
+        """Tokens that pass through here are masked in logs and errors, like header values.
+
+        A server or authorization server that echoes its access token (an error quoting the
+        ``Authorization`` header) would otherwise show it in ``status()`` and ``-v`` logs.
+        """
+        from ._redaction import register_secrets
+
+        for value in (tokens.access_token, tokens.refresh_token):
+            if value and value not in self._held:
+                self._held.append(value)
+        register_secrets(self, self._held)
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -117,8 +132,10 @@ class TokenStore:
     def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = {**data, "server_url": self.url}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A fresh name made with O_EXCL | O_NOFOLLOW (mode 0600): a predictable one
+        # (``.<name>.json.<pid>.tmp``) could be a symlink planted to have the tokens written elsewhere.
+        fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        tmp = Path(name)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle, indent=2)
@@ -156,9 +173,14 @@ class TokenStore:
         from mcp.shared.auth import OAuthToken
 
         raw = self._read().get("tokens")
-        return OAuthToken.model_validate(raw) if raw else None
+        if not raw:
+            return None
+        tokens = OAuthToken.model_validate(raw)
+        self._hold(tokens)
+        return tokens
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
+        self._hold(tokens)
         data = self._read()
         data["tokens"] = tokens.model_dump(mode="json", exclude_none=True)
         data["expires_at"] = time.time() + tokens.expires_in if tokens.expires_in else None
@@ -445,8 +467,28 @@ def _client_credentials(server: ServerConfig, storage: TokenStore, scope: str | 
     assert auth is not None
     assert auth.client_id is not None
     assert server.url is not None
+    allowed = _origin(auth.issuer or server.url)
+
+    def guarded(base: type[Any]) -> type[Any]:
+        class Guarded(base):  # type: ignore[misc]
+            """Builds no token request (it carries the client's credentials) for another origin."""
+
+            async def _exchange_token_client_credentials(self) -> httpx2.Request:
+                request: httpx2.Request = await super()._exchange_token_client_credentials()
+                _check_token_endpoint(server, str(request.url), allowed)
+                return request
+
+            async def _refresh_token(self) -> httpx2.Request:
+                request: httpx2.Request = await super()._refresh_token()
+                _check_token_endpoint(server, str(request.url), allowed)
+                return request
+
+        return Guarded
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # omitting `issuer` is deprecated; it stays optional here
+        # Omitting `issuer` is deprecated in the SDK because any token endpoint the resource's
+        # metadata names would get the credentials; here it is held to the resource's own origin.
+        warnings.simplefilter("ignore")
         if auth.private_key:
             signer = SignedJWTParameters(
                 issuer=auth.client_id,
@@ -454,7 +496,7 @@ def _client_credentials(server: ServerConfig, storage: TokenStore, scope: str | 
                 signing_key=auth.private_key,
                 signing_algorithm=auth.signing_algorithm,
             )
-            return PrivateKeyJWTOAuthProvider(
+            provider: httpx2.Auth = guarded(PrivateKeyJWTOAuthProvider)(
                 server.url,
                 storage,
                 auth.client_id,
@@ -462,10 +504,43 @@ def _client_credentials(server: ServerConfig, storage: TokenStore, scope: str | 
                 scope=scope,
                 issuer=auth.issuer,
             )
+            return provider
         assert auth.client_secret is not None
-        return ClientCredentialsOAuthProvider(
+        provider = guarded(ClientCredentialsOAuthProvider)(
             server.url, storage, auth.client_id, auth.client_secret, scope=scope, issuer=auth.issuer
         )
+        return provider
+
+
+def _origin_key(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL, with the scheme's default port spelled out."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("", url, None)
+    scheme = parts.scheme.lower()
+    return (scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme))
+
+
+class UntrustedTokenEndpoint(LoginRequired):
+    """The discovered token endpoint is not where this server's client credentials may go."""
+
+
+def _check_token_endpoint(server: ServerConfig, url: str, allowed: str) -> None:
+    """Refuse a token endpoint off ``allowed``: the configured issuer's origin, else the server's own.
+
+    Without it, a resource's metadata chooses where the client secret (or signed assertion) goes.
+    """
+    if _origin_key(url) == _origin_key(allowed):
+        return
+    assert server.auth is not None
+    where = "the configured issuer's origin" if server.auth.issuer else "the server's own origin"
+    raise UntrustedTokenEndpoint(
+        f"refused to send the client credentials to the token endpoint {url}: it is not on {where}"
+        f" ({allowed}). If that authorization server is the right one, pin it with"
+        f" `issuer: <its issuer URL>` under servers.{server.name}.auth"
+    )
 
 
 # ----------------------------------------------------------------------------------- login/logout
@@ -548,8 +623,10 @@ async def login(
     from mcp import Client
 
     from . import errors
+    from .connection import _route_sdk_logs
     from .transports import build_transport
 
+    _route_sdk_logs()
     if server.auth is None:
         raise errors.ConfigError(
             f"server {server.name!r} has no `auth:` in its config", path=f"servers.{server.name}"
@@ -590,6 +667,8 @@ async def login(
                 raise errors.AuthRequired(server.name, f"login failed: {describe_exception(exc)}") from None
             finally:
                 tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:  # the receiver's task group wraps what the login raised
+        raise errors._unwrap_group(group) from None
     finally:
         await receiver.aclose()
 

@@ -49,6 +49,10 @@ class Tool:
     output_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
     title: str | None = None
+    icons: tuple[dict[str, Any], ...] | None = None
+    meta: dict[str, Any] | None = None
+    """The tool's ``_meta`` as the server listed it (``ui.resourceUri`` of MCP Apps, vendor keys)."""
+    execution: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +84,8 @@ class Prompt:
     description: str | None
     arguments: tuple[PromptArgument, ...] = ()
     title: str | None = None
+    icons: tuple[dict[str, Any], ...] | None = None
+    meta: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +111,9 @@ class Resource:
     mime_type: str | None = None
     size: int | None = None
     title: str | None = None
+    icons: tuple[dict[str, Any], ...] | None = None
+    annotations: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +137,9 @@ class ResourceTemplate:
     description: str | None = None
     mime_type: str | None = None
     title: str | None = None
+    icons: tuple[dict[str, Any], ...] | None = None
+    annotations: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -237,6 +249,18 @@ def filter_tools(tools: Iterable[Any], include: Sequence[str] | None, exclude: S
     return kept
 
 
+def _icons(item: Any) -> tuple[dict[str, Any], ...] | None:
+    icons = getattr(item, "icons", None)
+    if not icons:
+        return None
+    return tuple(d for d in (_dump(icon) for icon in icons) if d is not None)
+
+
+def _meta(item: Any) -> dict[str, Any] | None:
+    meta = getattr(item, "meta", None)
+    return dict(meta) if meta else None
+
+
 def _dump(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -263,6 +287,9 @@ class Catalogue:
                 input_schema=dict(tool.input_schema or {"type": "object"}),
                 output_schema=dict(tool.output_schema) if tool.output_schema else None,
                 annotations=_dump(tool.annotations),
+                icons=_icons(tool),
+                meta=_meta(tool),
+                execution=_dump(getattr(tool, "execution", None)),
             )
         prompt_pairs = [(server, p.name) for server, listing in listings for p in listing.prompts]
         prompt_objs = [p for _, listing in listings for p in listing.prompts]
@@ -279,6 +306,8 @@ class Catalogue:
                 arguments=tuple(
                     PromptArgument(a.name, a.description, bool(a.required)) for a in prompt.arguments or ()
                 ),
+                icons=_icons(prompt),
+                meta=_meta(prompt),
             )
         self.resources: list[Resource] = [
             Resource(
@@ -289,6 +318,9 @@ class Catalogue:
                 description=r.description,
                 mime_type=r.mime_type,
                 size=r.size,
+                icons=_icons(r),
+                annotations=_dump(getattr(r, "annotations", None)),
+                meta=_meta(r),
             )
             for server, listing in listings
             for r in listing.resources
@@ -301,6 +333,9 @@ class Catalogue:
                 title=getattr(t, "title", None),
                 description=t.description,
                 mime_type=t.mime_type,
+                icons=_icons(t),
+                annotations=_dump(getattr(t, "annotations", None)),
+                meta=_meta(t),
             )
             for server, listing in listings
             for t in listing.templates

@@ -35,7 +35,10 @@ writes, so a later file can set a value back to its default.
 ``url``, ``headers`` values and the ``auth`` credentials (``client_id``, ``client_secret``,
 ``private_key``), and nowhere else. ``$$`` is a literal ``$``. A variable that is not
 set fails only its own server (``ServerConfig.error``), not the whole file, because one missing
-token should not take the rest of the fleet down.
+token should not take the rest of the fleet down. One variable is always set:
+``${PATCHBAY_PYTHON}`` is the interpreter running patchbay (``sys.executable``) unless the
+environment sets it, so a Python server written against the installed SDK (``command:
+${PATCHBAY_PYTHON}``) runs wherever patchbay does: a venv that is not activated, pipx, uv tool.
 
 ``roots:`` (per server, or in ``settings`` for all) lists directories offered to servers that ask for
 roots; a path is made absolute and becomes a ``file://`` URI. ``auth: oauth`` (or a mapping with
@@ -87,6 +90,7 @@ __all__ = [
     "EffectiveServer",
     "Layer",
     "OAuthConfig",
+    "ProjectSettings",
     "Protocol",
     "ReconnectSettings",
     "RootEntry",
@@ -106,6 +110,18 @@ Protocol: TypeAlias = Literal["auto", "legacy", "2026-07-28"]
 
 PROJECT_CONFIG = Path(".patchbay") / "mcp.yaml"
 ENV_VAR = "PATCHBAY_CONFIG"
+CALLER_CWD = "<caller>"
+"""``cwd: <caller>``: start the server in the directory patchbay was started from (read at load)."""
+
+# Bounds on what reading one file may cost, whatever it holds (a project file may be hostile): a
+# YAML alias costs nothing to write and a full copy to expand, and the pure-Python YAML reader
+# spends about 50 microseconds a node. Within these, any file loads or fails in well under a second
+# and a few MB; a real config is a few KB and a few hundred values.
+MAX_FILE_BYTES = 1_000_000
+"""A config file larger than this is refused."""
+_MAX_YAML_NODES = 10_000  # nodes the YAML reader builds (an alias counts once)
+_MAX_VALUES = 100_000  # values after aliases are expanded into copies
+_MAX_DEPTH = 64  # nesting of mappings and lists
 
 
 class ConfigWarning(UserWarning):
@@ -294,6 +310,10 @@ class Settings(BaseModel):
     """Truncate tool output rendered as text; ``None`` or 0 = no limit."""
     roots: tuple[RootEntry, ...] | None = None
     """Roots offered to every server that has none of its own; ``None`` = roots not offered."""
+    max_response_bytes: _Count = 32 * 1024 * 1024
+    """Largest HTTP response body read whole (a JSON answer); a longer one fails its request. 0 = no limit."""
+    max_list_items: _Count = 10_000
+    """Most items kept of one list (tools, prompts, resources, templates) of one server; 0 = no limit."""
 
     @model_validator(mode="before")
     @classmethod
@@ -326,6 +346,27 @@ def _name_problem(name: str) -> str | None:
         return "server names must not contain '/'"
     if any(unicodedata.category(char) == "Cc" for char in name):
         return "server names must not contain control characters"
+    if any(_invisible(char) for char in name):
+        return (
+            "server names must not contain invisible, bidirectional or line-separator characters"
+            " (zero-width, U+202E, U+2028, no-break spaces, ...)"
+        )
+    return None
+
+
+def _invisible(char: str) -> bool:
+    """Format characters (zero-width, bidi controls), separators other than a plain space."""
+    category = unicodedata.category(char)
+    return category in ("Cf", "Zl", "Zp") or (category == "Zs" and char != " ")
+
+
+def _env_name_problem(name: str) -> str | None:
+    if not name:
+        return "must not be empty"
+    if "=" in name:
+        return "must not contain '='"
+    if any(unicodedata.category(char) == "Cc" or _invisible(char) for char in name):
+        return "must not contain control, invisible or bidirectional characters"
     return None
 
 
@@ -387,6 +428,16 @@ class ServerConfig(BaseModel):
     """The entry exactly as written, before expansion (for trust hashing and CLI round-trips)."""
     error: str | None = None
     """Set when the entry is valid but ``${VAR}`` expansion failed; the manager reports it failed."""
+
+    def __repr_args__(self) -> Any:
+        """``command``, ``args`` and ``cwd`` as written where they use ``${VAR}``: the expanded
+        value may be a secret (``--token=${TOKEN}``)."""
+        for key, value in super().__repr_args__():
+            written = self.raw.get(key) if key in ("command", "args", "cwd") else None
+            if written is not None and "${" in json.dumps(written):
+                yield key, tuple(written) if isinstance(written, list) else written
+            else:
+                yield key, value
 
     @field_validator("name")
     @classmethod
@@ -464,6 +515,37 @@ class ServerConfig(BaseModel):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# Settings that change only timing; every other settings key (``roots``, and any later one) widens
+# what servers see or run, so a project file's value waits for the user's approval.
+_HARMLESS_SETTINGS = frozenset(
+    {
+        "auto_connect",
+        "timeout",
+        "connect_timeout",
+        "reconnect",
+        "shutdown_grace",
+        "health_interval",
+        "max_output_chars",
+    }
+)
+
+
+class ProjectSettings(BaseModel):
+    """``settings`` of a project file that need approval before they apply (see ``patchbay.trust``).
+
+    ``Config.settings`` leaves them out; the manager applies them once the file's settings are
+    approved (``patchbay trust``) or every project file is trusted.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    source: str
+    """The project file."""
+    raw: dict[str, Any] = Field(default_factory=dict)
+    """The held keys exactly as written (what the approval hashes and the review shows)."""
+    roots: tuple[RootEntry, ...] | None = None
+
+
 class Config(BaseModel):
     """The merged configuration: servers in file order, settings, and the files that were read."""
 
@@ -472,6 +554,8 @@ class Config(BaseModel):
     servers: dict[str, ServerConfig] = Field(default_factory=dict)
     settings: Settings = Settings()
     sources: tuple[str, ...] = ()
+    project_settings: ProjectSettings | None = None
+    """Project-file settings held back until approved (``None``: nothing held)."""
 
     @model_validator(mode="after")
     def _check_names(self) -> Self:
@@ -500,7 +584,11 @@ class Config(BaseModel):
             layer=layer or ("code" if file is None else "explicit"),
             env=os.environ if env is None else env,
         )
-        return _build([parser.document(_plain(data))])
+        try:
+            plain = _plain(data)
+        except _TooBig as exc:
+            raise ConfigError(str(exc), file=file) from None
+        return _build([parser.document(plain)])
 
     def enabled_servers(self) -> list[ServerConfig]:
         """The servers not switched off with ``enabled: false``, in config order."""
@@ -518,14 +606,37 @@ def user_config_path() -> Path:
     return platformdirs.user_config_path("patchbay") / "mcp.yaml"
 
 
-def find_project_config(start: Path) -> Path | None:
-    """``.patchbay/mcp.yaml`` in ``start`` or the nearest parent that has one, like ``.git``."""
+def find_project_config(start: Path, *, home: str | os.PathLike[str] | None = None) -> Path | None:
+    """``.patchbay/mcp.yaml`` in ``start`` or the nearest parent that has one, like ``.git``.
+
+    The home directory is not a project (``~/.patchbay/mcp.yaml`` would be found from every
+    directory under it, and its servers would run there), so from inside ``home`` (default: the
+    user's) the search stops below it.
+    """
     start = Path(start).absolute()
+    home_dir = Path(os.path.expanduser("~") if home is None else home).absolute()
+    inside = start == home_dir or home_dir in start.parents
     for directory in (start, *start.parents):
+        if inside and directory == home_dir:
+            return None
         candidate = directory / PROJECT_CONFIG
         if candidate.is_file():
             return candidate
     return None
+
+
+def _home(env: Mapping[str, str]) -> str:
+    return env.get("HOME") or os.path.expanduser("~")
+
+
+def _file_cwd(file: str) -> str:
+    """Where a stdio server from ``file`` starts by default: the directory holding the project (the
+    parent of ``.patchbay/``) or else the file's own directory, after symlinks are resolved, so it
+    is next to the real file an approval is recorded for."""
+    folder = os.path.dirname(os.path.realpath(file))
+    if os.path.basename(folder) == PROJECT_CONFIG.parent.name:
+        return os.path.dirname(folder)
+    return folder
 
 
 def _absolute(path: str | os.PathLike[str], base: Path) -> Path:
@@ -547,12 +658,20 @@ def default_config_paths(
     user = user_config_path()
     if user.is_file():
         found.append((user, "user"))
-    project = find_project_config(base)
+    project = find_project_config(base, home=_home(environ))
     if project is not None:
         found.append((project, "project"))
     named = environ.get(ENV_VAR)
     if named:
         path = _absolute(named, base)
+        if not os.path.isabs(os.path.expanduser(named)):
+            # Read once, here, and said: a relative name would follow every directory change.
+            warnings.warn(
+                f"{ENV_VAR} is a relative path, read as {path} (relative to the working directory);"
+                " set an absolute path",
+                ConfigWarning,
+                stacklevel=_caller_stacklevel(),
+            )
         if not path.is_file():
             reason = "is not a file" if path.exists() else "does not exist"
             raise ConfigError(f"the file named by {ENV_VAR} {reason}", file=str(path))
@@ -597,27 +716,38 @@ def load_config(
         files = [(_absolute(path, base), "explicit") for path in paths]
     docs = []
     for path, layer in files:
-        parser = _FileParser(file=str(path), layer=layer, env=environ)
+        parser = _FileParser(file=str(path), layer=layer, env=environ, caller=str(base.absolute()))
         docs.append(parser.document(_read(path)))
     return _build(docs)
 
 
 def _read(path: Path) -> Any:
-    """The parsed content of one file, as plain dicts, lists and scalars."""
-    return _plain(_parse_text(_read_text(path), str(path)))
+    """The parsed content of one file, as plain dicts, lists and scalars, within the size bounds."""
+    file = str(path)
+    data = _parse_text(_read_text(path, limit=MAX_FILE_BYTES), file)
+    try:
+        return _plain(data, budget=_Budget())
+    except _TooBig as exc:
+        raise ConfigError(str(exc), file=file) from None
 
 
-def _read_text(path: Path) -> str:
-    """A file's text; a missing, unreadable or non-UTF-8 file is a ``ConfigError`` naming it."""
+def _read_text(path: Path, *, limit: int | None = None) -> str:
+    """A file's text; a missing, unreadable, non-UTF-8 or (with ``limit``) larger file is a
+    ``ConfigError`` naming it."""
     file = str(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read() if limit is None else handle.read(limit + 1)
     except FileNotFoundError:
         raise ConfigError("config file not found", file=file) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, expected a config file", file=file) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the file: {exc.strerror}", file=file) from None
+    if limit is not None and len(data) > limit:
+        raise ConfigError(
+            f"the file is larger than {limit:,} bytes, too large for a config file", file=file
+        ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -672,6 +802,8 @@ def _load_json(text: str) -> tuple[Any, str | None, bool]:
         return None, f"invalid JSON: duplicate key {exc.key}", False
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", True
+    except RecursionError:
+        return None, _TOO_DEEP, False
 
 
 def _load_yaml(text: str) -> tuple[Any, str | None]:
@@ -685,8 +817,14 @@ def _load_yaml(text: str) -> tuple[Any, str | None]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer = _bounded_composer()
     try:
-        return YAML(typ="safe", pure=True).load(text), None
+        return yaml.load(text), None
+    except _TooBig as exc:
+        return None, f"invalid YAML: {exc}"
+    except RecursionError:
+        return None, f"invalid YAML: {_TOO_DEEP}"
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "syntax error"
@@ -699,22 +837,72 @@ def _load_yaml(text: str) -> tuple[Any, str | None]:
         return None, f"invalid YAML ({type(exc).__name__})"
 
 
-def _plain(value: Any) -> Any:
+_TOO_DEEP = f"nested more than {_MAX_DEPTH} levels deep"
+
+
+class _TooBig(Exception):
+    """A file over one of the reading bounds; the message says which, never content."""
+
+
+@dataclass
+class _Budget:
+    """How many more values a copy may make (aliases expand into copies, so this bounds the cost)."""
+
+    left: int = _MAX_VALUES
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooBig(
+                f"more than {_MAX_VALUES:,} values once YAML aliases are expanded"
+                " (an alias bomb?); a config file needs far fewer"
+            )
+
+
+def _bounded_composer() -> Any:
+    """ruamel's composer, counting the nodes it builds and how deep they nest."""
+    from ruamel.yaml.composer import Composer
+
+    class BoundedComposer(Composer):
+        nodes = 0
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.nodes += 1
+            if self.nodes > _MAX_YAML_NODES:
+                raise _TooBig(f"more than {_MAX_YAML_NODES:,} nodes; a config file needs far fewer")
+            self.depth += 1
+            try:
+                if self.depth > _MAX_DEPTH:
+                    raise _TooBig(_TOO_DEEP)
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BoundedComposer
+
+
+def _plain(value: Any, *, budget: _Budget | None = None, depth: int = 0) -> Any:
     """A deep copy made of dict/list/str/int/float/bool/None only.
 
     YAML dates become ISO strings, which is what ``protocol: 2026-07-28`` or an env value
-    ``DATE: 2024-01-01`` mean; YAML anchors become independent copies.
+    ``DATE: 2024-01-01`` mean; YAML anchors become independent copies. With a ``budget`` the copy
+    stops (``_TooBig``) past ``_MAX_VALUES`` values; nesting past ``_MAX_DEPTH`` always does.
     """
-    if isinstance(value, Mapping):
-        return {_plain_key(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+    if budget is not None:
+        budget.spend()
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        if depth >= _MAX_DEPTH:
+            raise _TooBig(_TOO_DEEP)
+        if isinstance(value, Mapping):
+            return {
+                _plain_key(key): _plain(item, budget=budget, depth=depth + 1) for key, item in value.items()
+            }
+        return [_plain(item, budget=budget, depth=depth + 1) for item in value]
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, (date, datetime, time)):
         return value.isoformat()
-    if isinstance(value, (set, frozenset)):
-        return [_plain(item) for item in value]
     return str(value)
 
 
@@ -783,19 +971,31 @@ def _pieces(value: str) -> Iterator[str | _Reference | _ExpansionError]:
             i = j + 1
 
 
+PYTHON_VARIABLE = "PATCHBAY_PYTHON"
+
+
+def _builtin(name: str) -> str | None:
+    """The value of a variable patchbay always defines when the environment leaves it unset or empty."""
+    if name == PYTHON_VARIABLE:
+        return sys.executable or None  # empty or None when the interpreter cannot tell
+    return None
+
+
 def references(value: str, *, defaulted: bool = True) -> list[str]:
     """The variables ``value`` refers to, each once, in the order first written.
 
     Exactly the references expansion would look up: ``$${X}`` (a literal ``${X}``) refers to
     nothing, ``$$${X}`` to ``X``; malformed references are skipped. With ``defaulted=False`` only
-    the variables whose absence would fail the server (written without ``:-default``) count.
+    the variables whose absence would fail the server (written without ``:-default``, and not
+    ``${PATCHBAY_PYTHON}``, which is never absent) count.
     """
     if "$" not in value:
         return []
     names = (
         piece.name
         for piece in _pieces(value)
-        if isinstance(piece, _Reference) and (defaulted or piece.default is None)
+        if isinstance(piece, _Reference)
+        and (defaulted or (piece.default is None and _builtin(piece.name) is None))
     )
     return list(dict.fromkeys(names))
 
@@ -804,7 +1004,7 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     """Expand ``${VAR}``, ``${VAR:-default}`` and ``$$``; any other ``$`` is literal.
 
     Like the shell, ``:-`` uses the default when the variable is unset *or empty*. The default is
-    literal text: no nested references.
+    literal text: no nested references. ``PATCHBAY_PYTHON`` unset or empty is this interpreter.
     """
     if "$" not in value:
         return value
@@ -816,6 +1016,8 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
             raise piece
         else:
             current = env.get(piece.name)
+            if not current:
+                current = _builtin(piece.name) or current
             if piece.default is not None:
                 out.append(current or piece.default)
             elif current is None:
@@ -967,6 +1169,9 @@ class _Doc:
     settings_paths: dict[str, str] = field(default_factory=dict)
     """``timeout`` / ``reconnect.base_delay`` -> the key path as written, for merged-value errors."""
     servers: dict[str, ServerConfig] = field(default_factory=dict)
+    settings_raw: dict[str, Any] = field(default_factory=dict)
+    """The settings keys as written, for approving a project file's settings."""
+    layer: Layer = "code"
     reconnect_paths: dict[str, str] = field(default_factory=dict)
     """Server name -> key path of its reconnect entry (its sub-keys are merged over the settings)."""
 
@@ -974,10 +1179,25 @@ class _Doc:
 class _FileParser:
     """Turns one file's parsed content into a ``_Doc``, raising ``ConfigError`` at the first problem."""
 
-    def __init__(self, *, file: str | None, layer: Layer, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, *, file: str | None, layer: Layer, env: Mapping[str, str], caller: str | None = None
+    ) -> None:
         self.file = file
         self.layer: Layer = layer
         self.env = env
+        self.caller = caller
+        """The directory patchbay was started from, for ``cwd: <caller>`` (None: the working directory)."""
+
+    def default_cwd(self) -> str | None:
+        """A stdio server's directory when the entry names none: never the caller's, so what runs
+        does not depend on where the user stands. The user file's servers start in the home
+        directory, other files' next to the project or file; a config built in code keeps the
+        program's working directory (``None``), which the program chose."""
+        if self.layer == "user":
+            return _home(self.env)
+        if self.file is None:
+            return None
+        return _file_cwd(self.file)
 
     # -- reporting
 
@@ -1044,9 +1264,13 @@ class _FileParser:
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 raise self.fail(path, f"{what} names must be strings")
             name = str(key)
-            valid = _HEADER_NAME.match(name) if headers else (name and "=" not in name and "\0" not in name)
-            if not valid:
-                raise self.fail(_join(path, name), f"invalid {what} name")
+            if headers:
+                if not _HEADER_NAME.match(name):
+                    raise self.fail(_join(path, name), f"invalid {what} name")
+            else:
+                problem = _env_name_problem(name)
+                if problem:
+                    raise self.fail(_join(path, name), f"invalid {what} name: {problem}")
             if isinstance(item, str):
                 result[name] = item
             elif isinstance(item, (bool, int, float)):
@@ -1058,7 +1282,7 @@ class _FileParser:
     # -- the document
 
     def document(self, data: Any) -> _Doc:
-        doc = _Doc(file=self.file)
+        doc = _Doc(file=self.file, layer=self.layer)
         if data is None:
             return doc
         if not isinstance(data, Mapping):
@@ -1107,6 +1331,7 @@ class _FileParser:
                     continue  # null means "not set" unless null is a meaningful value
                 given[key] = value
                 doc.settings_paths[key] = _join("settings", key)
+                doc.settings_raw[key] = _plain(value)
             elif key == "reconnect" or key in _FLAT_RECONNECT:
                 for sub, sub_value, parts in self.reconnect_items(key, value, "settings"):
                     if sub in reconnect:
@@ -1196,6 +1421,13 @@ class _FileParser:
                     excluded.extend(items)
                     keymap.setdefault(("exclude_tools",), (key,))
                 else:
+                    if key == "env_passthrough":
+                        for index, item in enumerate(items):
+                            problem = _env_name_problem(item)
+                            if problem:
+                                raise self.fail(
+                                    _join(key_path, index), f"invalid environment variable name: {problem}"
+                                )
                     fields[key] = tuple(items)
             elif key == "reconnect" or key in _FLAT_RECONNECT:
                 for sub, sub_value, parts in self.reconnect_items(key, value, path):
@@ -1251,6 +1483,8 @@ class _FileParser:
                 self.value_problem(problems, path, "command", "must not be empty", raw)
             if "url" in fields:
                 self.warn(_join(path, "url"), "ignored for a stdio server")
+            if "cwd" not in fields:
+                fields["cwd"] = self.default_cwd()
         else:
             if "url" not in fields:
                 raise self.fail(_join(path, "url"), f"required for an {transport} server")
@@ -1300,12 +1534,16 @@ class _FileParser:
         for key in ("env", "headers"):
             if key in fields:
                 fields[key] = {name: one(value, key, name) for name, value in fields[key].items()}
-        if "cwd" in fields:
+        if fields.get("cwd") == CALLER_CWD:
+            fields["cwd"] = os.path.abspath(self.caller if self.caller is not None else os.getcwd())
+        elif "cwd" in fields:
             fields["cwd"] = one(fields["cwd"], "cwd")
             if "cwd" not in problems:
                 cwd = _expand_home(fields["cwd"], self.env)
                 if self.file is not None and not os.path.isabs(cwd):
-                    cwd = os.path.normpath(os.path.join(os.path.dirname(self.file), cwd))
+                    # Next to the real file, which is the one an approval names (see _file_cwd).
+                    base = os.path.dirname(os.path.realpath(self.file))
+                    cwd = os.path.normpath(os.path.join(base, cwd))
                 fields["cwd"] = cwd
         if "url" in fields:
             fields["url"] = one(fields["url"], "url")
@@ -1352,8 +1590,14 @@ def _build(docs: Sequence[_Doc]) -> Config:
         origins.pop(key, None)  # re-insert so the order is "most recently set last"
         origins[key] = origin
 
+    held: dict[str, tuple[_Doc, Any]] = {}  # key -> the project file that set it last, and its value
     for doc in docs:
         for key, value in doc.settings.items():
+            if key not in _HARMLESS_SETTINGS:
+                if doc.layer == "project":
+                    held[key] = (doc, value)
+                    continue
+                held.pop(key, None)  # a later file's own value wins anyway
             if key == "reconnect":
                 merged.setdefault("reconnect", {}).update(value)
                 for sub in value:
@@ -1392,4 +1636,12 @@ def _build(docs: Sequence[_Doc]) -> Config:
         servers[name] = server.model_copy(update={"reconnect": full})
 
     sources = tuple(doc.file for doc in docs if doc.file is not None)
-    return Config(servers=servers, settings=settings, sources=sources)
+    project_settings = None
+    if held:
+        holder = next(iter(held.values()))[0]
+        project_settings = ProjectSettings(
+            source=holder.file or "",
+            raw={key: holder.settings_raw.get(key) for key in sorted(held)},
+            **{key: value for key, (_, value) in held.items() if key in ProjectSettings.model_fields},
+        )
+    return Config(servers=servers, settings=settings, sources=sources, project_settings=project_settings)

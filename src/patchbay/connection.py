@@ -13,7 +13,10 @@ import enum
 import functools
 import logging
 import math
+import os
 import random
+import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,7 +25,14 @@ import anyio
 import anyio.abc
 
 from . import errors
-from ._redaction import argument_secrets, guard_loggers, normalise_secrets, register_secrets, url_secrets
+from ._redaction import (
+    argument_secrets,
+    guard_loggers,
+    normalise_secrets,
+    redact,
+    register_secrets,
+    url_secrets,
+)
 from .catalogue import ServerListing, filter_tools
 from .config import ServerConfig, Settings
 from .events import CatalogueChanged, Event, LogMessage, ResourceUpdated, ServerStateChanged
@@ -99,10 +109,8 @@ def _is_auth_failure(exc: BaseException) -> bool:
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
-    """Mask secret values; ``secrets`` is normalised by ``normalise_secrets`` (longest first)."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+    """Mask secret values: ``secrets`` and every registered one (the OAuth tokens patchbay holds)."""
+    return redact(text, secrets)
 
 
 def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
@@ -112,6 +120,38 @@ def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
             leaves.extend(_leaf_exceptions(inner))
         return leaves
     return [exc]
+
+
+_STDERR_LINES = 20
+"""How many of a failed server's last stderr lines its error message carries."""
+_CARETS = re.compile(r"[\s^~]*")
+_TRACEBACK_HEAD = "Traceback (most recent call last):"
+_STACK_NOISE = re.compile(r"\s+at \S|Node\.js v\d")
+"""A JavaScript stack frame below its error line, or the Node.js version it prints last."""
+
+
+def stderr_reason(tail: str) -> str:
+    """The line of a server's stderr that says what happened.
+
+    For a Python traceback that is its exception line (``AttributeError: ...``), the first
+    unindented line after the last traceback's frames; otherwise the last line that is neither
+    blank, only carets (``^^^^``, ``~~~``), nor a JavaScript stack frame. Lines are split on
+    ``\n`` only: a ``\r`` or ``\u2028`` inside a line (a terminal trick) must not choose the reason.
+    """
+    lines = [line.rstrip() for line in tail.split("\n")]
+    heads = [i for i, line in enumerate(lines) if line.strip().endswith(_TRACEBACK_HEAD)]
+    if heads:
+        # An ExceptionGroup's inner tracebacks are drawn behind a margin ("    | "): the same margin
+        # as their "Traceback" line.
+        margin = lines[heads[-1]].split(_TRACEBACK_HEAD)[0]
+        for line in lines[heads[-1] + 1 :]:
+            text = line.removeprefix(margin)
+            if text and not text[:1].isspace() and not _CARETS.fullmatch(text):
+                return text.strip()
+    for line in reversed(lines):
+        if not _CARETS.fullmatch(line) and not _STACK_NOISE.match(line):
+            return line.strip()
+    return lines[-1].strip() if lines else ""
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -150,6 +190,61 @@ def _rejected_unsent(exc: Any, transport: ManagedTransport | None) -> bool:
     return "session" in message.lower() or message == "Server returned an error response"
 
 
+_SDK_LOGGERS = ("mcp.client", "mcp.shared", "mcp.os")
+"""The SDK's client-side loggers (``logging.getLogger(__name__)``); ``mcp.server`` is not ours."""
+_SDK_SESSION_LOGGER = "client"
+"""``mcp.client.session`` logs under this bare name; records from elsewhere in it are left alone."""
+_sdk_log = logging.getLogger("patchbay.sdk")
+
+
+def _from_sdk(record: logging.LogRecord) -> bool:
+    sdk = sys.modules.get("mcp")
+    where = getattr(sdk, "__file__", None)
+    return where is not None and record.pathname.startswith(os.path.dirname(where) + os.sep)
+
+
+class _SdkToDebug(logging.Handler):
+    """Re-logs an SDK record on ``patchbay.sdk`` at debug level, traceback and all.
+
+    Without a handler of its own, a warning or ``logger.exception`` the SDK logs when an HTTP or
+    SSE server goes away ("Error in sse_reader", "Session termination failed") reaches Python's
+    last-resort handler, which prints it to the host program's stderr. What it says is already in
+    the connection's state and in the errors raised: a library does not print.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _sdk_log.isEnabledFor(logging.DEBUG):
+            _sdk_log.debug("%s: %s", record.name, record.getMessage(), exc_info=record.exc_info)
+
+
+def _take_sdk_records(record: logging.LogRecord) -> bool:
+    """The bare ``client`` logger's filter: the SDK's records go to debug, the rest pass on."""
+    if not _from_sdk(record):
+        return True
+    _SDK_ROUTE.emit(record)
+    return False
+
+
+_SDK_ROUTE = _SdkToDebug()
+
+
+def _route_sdk_logs() -> None:
+    """Send the SDK client's log records to ``patchbay.sdk`` (debug) instead of stderr (idempotent).
+
+    Only the SDK's own client-side loggers change (a handler, ``propagate = False``); the bare
+    ``client`` logger gets a filter that takes only records logged from inside the SDK.
+    """
+    for name in _SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if _SDK_ROUTE not in logger.handlers:
+            logger.addHandler(_SDK_ROUTE)
+            logger.propagate = False
+    session_logger = logging.getLogger(_SDK_SESSION_LOGGER)
+    if _take_sdk_records not in session_logger.filters:
+        session_logger.addFilter(_take_sdk_records)
+    guard_loggers(_sdk_log.name)
+
+
 class _Opened:
     """An already-open transport handed to the SDK: it gets the streams, the owner task closes it."""
 
@@ -165,9 +260,16 @@ class _Opened:
         return None
 
 
+_host_blocked = [0.0]
+"""Seconds this process has spent importing the SDK (the event loop stands still meanwhile): no
+server's phase includes them (``Connection.phases``)."""
+
+
 def _sdk_client() -> type[Client]:
+    started = time.perf_counter()
     from mcp import Client
 
+    _host_blocked[0] += time.perf_counter() - started
     return Client
 
 
@@ -221,8 +323,10 @@ class Connection:
         self.connect_seconds: float | None = None
         self.phases: dict[str, float] = {}
         """Milliseconds of the last attempt's phases reached so far: ``spawn_ms`` (process started,
-        or HTTP transport opened), ``handshake_ms``, ``listing_ms``; for ``patchbay doctor``."""
+        or HTTP transport opened), ``handshake_ms``, ``listing_ms``; for ``patchbay doctor``. Each
+        is this server's own: the host importing the SDK meanwhile is left out."""
         self._phase_mark = 0.0
+        self._blocked_mark = 0.0
         self.attempt = 0
         self.next_retry_at: float | None = None
         self.last_health_check: float | None = None
@@ -241,6 +345,8 @@ class Connection:
         self._attempt_scope: anyio.CancelScope | None = None
         self._running = False
         self._lost_reason: str | None = None
+        self.truncated: dict[str, str] = {}
+        """Lists cut short by the page or item cap: list name -> why (``status()["truncated"]``)."""
         written_args = config.raw.get("args")
         command_line = [config.raw.get("command"), *(written_args if isinstance(written_args, list) else ())]
         secrets = (
@@ -252,6 +358,7 @@ class Connection:
         self._secrets = normalise_secrets(secrets)
         register_secrets(self, self._secrets)  # server stderr and HTTP request logs print them otherwise
         guard_loggers(self.log.name)
+        _route_sdk_logs()
 
     # ----------------------------------------------------------------- configuration shortcuts
 
@@ -412,10 +519,15 @@ class Connection:
             shutdown_grace=self.config.resolved_shutdown_grace(self.settings),
             stall_timeout=2 * self.timeout,
             auth=self._auth(),
+            redact=functools.partial(_redact, secrets=self._secrets),
+            max_response_bytes=self.settings.max_response_bytes,
         )
         self._transport = transport
         ready = False
+        if self.config.transport != "stdio":
+            _sdk_client()  # the HTTP transport imports the SDK when opened; nothing is spawned meanwhile
         started = self._phase_mark = time.perf_counter()
+        self._blocked_mark = _host_blocked[0]
         self.phases = {}
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as connect_scope:
@@ -479,9 +591,10 @@ class Connection:
         return ready
 
     def _phase_done(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.phases[f"{phase}_ms"] = round((now - self._phase_mark) * 1000, 1)
-        self._phase_mark = now
+        now, blocked = time.perf_counter(), _host_blocked[0]
+        own = (now - self._phase_mark) - (blocked - self._blocked_mark)
+        self.phases[f"{phase}_ms"] = round(max(own, 0.0) * 1000, 1)
+        self._phase_mark, self._blocked_mark = now, blocked
 
     def _auth(self) -> Any:
         if self.auth_factory is None or self.config.transport == "stdio":
@@ -495,8 +608,13 @@ class Connection:
         http_error = getattr(transport, "http_error", None)
         if http_error and http_error not in message:
             message = f"{message} ({http_error})"
-        tail = transport.stderr_tail(5)
-        return f"{message}; stderr: {tail}" if tail else message
+        tail = transport.stderr_tail(_STDERR_LINES).strip("\n")
+        if not tail:
+            return message
+        # The first line says what happened (the tail's first line is "Traceback ..." or carets);
+        # the whole tail follows it for `get` and `doctor`.
+        reason = stderr_reason(tail)
+        return f"{message}; stderr: {reason}" + (f"\n{tail}" if tail != reason else "")
 
     def _publish(self, client: Client, connect_seconds: float) -> None:
         session = client.session
@@ -632,9 +750,16 @@ class Connection:
         return listing
 
     async def _pages(self, fetch: Callable[[str | None], Awaitable[Any]], field: str) -> list[Any]:
-        """Every item of a paginated list, following ``nextCursor`` to the end."""
+        """Every item of a paginated list, following ``nextCursor`` to the end.
+
+        Bounded by pages and by items (``settings.max_list_items``): a server that hands out
+        endless distinct cursors would otherwise fill the host's memory and the catalogue. A list
+        cut short is logged and shown in ``status()["truncated"]``.
+        """
         from mcp import MCPError
 
+        limit = self.settings.max_list_items or math.inf
+        self.truncated.pop(field, None)
         items: list[Any] = []
         cursor: str | None = None
         seen: set[str] = set()
@@ -648,13 +773,20 @@ class Connection:
                 return items
             items.extend(getattr(page, field))
             cursor = page.next_cursor
+            if len(items) > limit or (len(items) == limit and cursor):
+                del items[int(limit) :]
+                return self._cut(field, items, f"stopped at {len(items)} items (settings.max_list_items)")
             if not cursor:
                 return items
             if cursor in seen:
                 self.log.warning("server repeated a %s cursor; stopping at %d items", field, len(items))
                 return items
             seen.add(cursor)
-        self.log.warning("stopped listing %s after %d pages", field, _MAX_PAGES)
+        return self._cut(field, items, f"stopped after {_MAX_PAGES} pages ({len(items)} items)")
+
+    def _cut(self, field: str, items: list[Any], reason: str) -> list[Any]:
+        self.truncated[field] = reason
+        self.log.warning("listing %s %s; the server offers more", field, reason)
         return items
 
     async def _refresher(self, client: Client) -> None:
@@ -1073,6 +1205,7 @@ class Connection:
             "last_activity": self.last_activity,
             "connect_ms": round(self.connect_seconds * 1000, 1) if self.connect_seconds is not None else None,
             "phases": dict(self.phases) or None,
+            "truncated": dict(self.truncated) or None,
             "last_health_check": self.last_health_check,
             "reconnect": {
                 "attempt": self.attempt,

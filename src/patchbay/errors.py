@@ -176,3 +176,25 @@ class InvalidToolCall(PatchbayError, ValueError):
     A well-formed call with bad *arguments* is not this error: that comes back as an error result
     for the model to read. This one means the calling code passed the wrong object.
     """
+
+
+def _unwrap_group(exc: BaseException) -> BaseException:
+    """The one error a task group's ``ExceptionGroup`` stands for: no group ever reaches a user.
+
+    Cancellations are ignored; among several errors a patchbay one wins, then the first.
+    """
+    import anyio
+
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, BaseExceptionGroup):
+            pending[:0] = list(current.exceptions)
+        elif not isinstance(current, anyio.get_cancelled_exc_class()):
+            leaves.append(current)
+    if not leaves:
+        return exc
+    return next((leaf for leaf in leaves if isinstance(leaf, PatchbayError)), leaves[0])

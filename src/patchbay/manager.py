@@ -228,7 +228,20 @@ class MCPManager:
             return server.roots
         if self._handlers.roots is not None:
             return self._handlers.roots
+        held = self._config.project_settings
+        if held is not None and held.roots is not None and self._project_settings_trusted(held):
+            return held.roots
         return self._config.settings.roots
+
+    def _project_settings_trusted(self, held: Any) -> bool:
+        """Whether a project file's held settings (e.g. its ``roots``) may apply: approved with
+        ``patchbay trust``, or every project file trusted. Read at each use, like server approvals."""
+        if self._trust_project:
+            return True
+        try:
+            return TrustStore().settings_trusted(held)
+        except errors.TrustStoreError:
+            return False
 
     def _start_auto(self) -> list[Connection]:
         started = []
@@ -356,7 +369,7 @@ class MCPManager:
         async with anyio.create_task_group() as tg:
             for name in removed + changed:
                 tg.start_soon(self._connections[name].stop)
-        old_settings_roots = self._config.settings.roots
+        old_settings_roots = (self._config.settings.roots, self._config.project_settings)
         self._config = new
         connections: dict[str, Connection] = {}
         for name, server in new.servers.items():
@@ -368,7 +381,10 @@ class MCPManager:
             connections[name] = conn
         self._connections = connections
         self._listing_changed(None)
-        if old_settings_roots != new.settings.roots:  # untouched sessions are told their roots changed
+        if old_settings_roots != (
+            new.settings.roots,
+            new.project_settings,
+        ):  # untouched sessions are told their roots changed
             async with anyio.create_task_group() as tg:
                 for name in unchanged:
                     if connections[name].state == State.READY:

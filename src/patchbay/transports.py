@@ -79,26 +79,60 @@ class _EndWatchingStream:
         await self.aclose()
 
 
+def _capped(inner: Any, limit: int) -> Any:
+    """A response body that fails once more than ``limit`` bytes have arrived.
+
+    The SDK reads a JSON answer (and OAuth metadata and token responses) whole with ``aread()``;
+    a server streaming a body that never ends would grow the host until the request's deadline.
+    The error is an ``httpx2.StreamError``, which the SDK turns into that one request's failure.
+    """
+    import httpx2
+
+    class CappedStream(httpx2.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            seen = 0
+            async for chunk in inner:
+                seen += len(chunk)
+                if seen > limit:
+                    raise httpx2.StreamError(
+                        f"the server's response is larger than {limit} bytes (settings.max_response_bytes)"
+                    )
+                yield chunk
+
+        async def aclose(self) -> None:
+            await inner.aclose()
+
+    return CappedStream()
+
+
 class _ReachabilityTransport:
     """An httpx2 transport that reports when the server cannot be reached at all.
 
     The SDK retries its event stream a couple of times and then gives up in silence; a refused
-    connection is what a dead or restarting server looks like between requests.
+    connection is what a dead or restarting server looks like between requests. It also caps
+    every response body but an event stream (whose events the SDK caps) at ``max_body`` bytes.
     """
 
-    def __init__(self, inner: Any, on_unreachable: Callable[[str], None]) -> None:
+    def __init__(
+        self, inner: Any, on_unreachable: Callable[[str], None], max_body: int | None = None
+    ) -> None:
         self._inner = inner
         self._on_unreachable = on_unreachable
+        self._max_body = max_body
 
     async def handle_async_request(self, request: Any) -> Any:
         import httpx2
 
         try:
-            return await self._inner.handle_async_request(request)
+            response = await self._inner.handle_async_request(request)
         except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
             if request.method != "DELETE":
                 self._on_unreachable(f"the server cannot be reached ({type(exc).__name__}: {exc})")
             raise
+        content_type = response.headers.get("content-type", "").lower()
+        if self._max_body and not content_type.startswith("text/event-stream"):
+            response.stream = _capped(response.stream, self._max_body)
+        return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -122,9 +156,13 @@ class _HttpTransport:
 
     pid: int | None = None
 
-    def __init__(self, server: ServerConfig, connect_timeout: float, auth: Any = None) -> None:
+    def __init__(
+        self, server: ServerConfig, connect_timeout: float, auth: Any = None, max_body: int | None = None
+    ) -> None:
         self.server = server
         self.connect_timeout = connect_timeout
+        self.max_body = max_body
+        """Bytes of one response body read whole (``settings.max_response_bytes``); None = no cap."""
         self.auth = auth  # an httpx2.Auth from patchbay.auth, or None
         self.unauthorized = False
         self.ended = anyio.Event()
@@ -200,7 +238,7 @@ class _HttpTransport:
         hooks = {"response": [self._on_response]}
 
         def reachability() -> Any:
-            return _ReachabilityTransport(httpx2.AsyncHTTPTransport(), self._lost)
+            return _ReachabilityTransport(httpx2.AsyncHTTPTransport(), self._lost, self.max_body)
 
         if self.server.transport == "sse":
             from mcp.client.sse import sse_client
@@ -244,8 +282,14 @@ def build_transport(
     shutdown_grace: float,
     stall_timeout: float = 30.0,
     auth: Any = None,
+    redact: Callable[[str], str] | None = None,
+    max_response_bytes: int | None = None,
 ) -> ManagedTransport:
-    """One fresh transport for one connection attempt; ``auth`` (an ``httpx2.Auth``) for HTTP/SSE."""
+    """One fresh transport for one connection attempt; ``auth`` (an ``httpx2.Auth``) for HTTP/SSE.
+
+    ``redact`` masks secrets in server text the transport keeps (a stdio server's stderr lines);
+    ``max_response_bytes`` caps an HTTP response body read whole (0 or None: no cap).
+    """
     if server.transport == "stdio":
         assert server.command is not None
         env = minimal_environment(server.env, server.env_passthrough, server.inherit_env)
@@ -257,5 +301,6 @@ def build_transport(
             shutdown_grace=shutdown_grace,
             stall_timeout=stall_timeout,
             log_name=server.name,
+            redact=redact,
         )
-    return _HttpTransport(server, connect_timeout, auth)
+    return _HttpTransport(server, connect_timeout, auth, max_response_bytes or None)

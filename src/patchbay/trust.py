@@ -29,6 +29,7 @@ whatever ``run.sh`` contains when it starts.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -38,16 +39,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._display import printable, shell_word
 from ._redaction import mask_url
-from .config import ServerConfig, references
+from .config import ProjectSettings, ServerConfig, references
 from .errors import ServerUnavailable, TrustStoreError
 
 __all__ = [
+    "SETTINGS_KEY",
     "TRUST_ENV_VAR",
     "Approval",
     "TrustStore",
     "check_trusted",
     "describe_server",
+    "describe_settings",
     "entry_digest",
     "needs_trust",
     "trust_from_env",
@@ -108,6 +112,27 @@ def entry_digest(server: ServerConfig) -> str:
     hashed = {key: value for key, value in server.raw.items() if key not in _UNHASHED_KEYS}
     blob = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+SETTINGS_KEY = "/settings"
+"""Where a project file's approved ``settings`` are recorded (no server name can contain ``/``)."""
+
+
+def settings_digest(held: ProjectSettings) -> str:
+    """sha256 of a project file's held settings as written (``roots`` and the like)."""
+    blob = json.dumps(held.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def describe_settings(held: ProjectSettings) -> list[tuple[str, str]]:
+    """Rows for reviewing a project file's held settings: each key and what it would give servers."""
+    rows: list[tuple[str, str]] = [("file", held.source)]
+    if held.roots is not None:
+        rows.append(("roots", ", ".join(root.uri for root in held.roots) or "(none)"))
+    for key, value in held.raw.items():
+        if key != "roots":
+            rows.append((key, json.dumps(value, ensure_ascii=True)))
+    return rows
 
 
 def _file_key(server: ServerConfig) -> str | None:
@@ -179,6 +204,20 @@ class TrustStore:
         approval = self.approval(server)
         return approval is not None and approval.sha256 == entry_digest(server)
 
+    def settings_trusted(self, held: ProjectSettings) -> bool:
+        """Whether the user approved this project file's held settings as they are now written."""
+        entry = self._read().get(os.path.realpath(held.source), {}).get(SETTINGS_KEY)
+        return entry is not None and entry.get("sha256") == settings_digest(held)
+
+    def approve_settings(self, held: ProjectSettings) -> Approval:
+        """Record that the user accepts this project file's held settings as written."""
+        key = os.path.realpath(held.source)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        digest = settings_digest(held)
+        with self._locked() as projects:
+            projects.setdefault(key, {})[SETTINGS_KEY] = {"sha256": digest, "trusted_at": stamp}
+        return Approval(key, SETTINGS_KEY, digest, stamp)
+
     def approvals(self) -> list[Approval]:
         """Every recorded approval, by file then server."""
         return [
@@ -224,8 +263,17 @@ class TrustStore:
         directory = self.path.parent
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            lock = os.open(directory / f"{self.path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            # Never through a symlink: one planted here would have the open create or truncate
+            # whatever it points at.
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            lock = os.open(directory / f"{self.path.name}.lock", flags, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise TrustStoreError(
+                    f"cannot write the trust store: its lock file {self.path.name}.lock is a symbolic"
+                    " link (remove it)",
+                    file=str(self.path),
+                ) from None
             raise TrustStoreError(f"cannot write the trust store: {exc}", file=str(self.path)) from None
         try:
             _lock(lock)
@@ -283,32 +331,37 @@ def describe_server(server: ServerConfig) -> list[tuple[str, str]]:
 
     Commands and arguments are shown as written (``${TOKEN}`` stays a reference); env and header
     values never appear, only their names and the host variables they draw on.
+
+    Every text is safe for a terminal (``_display``): the command and each argument are shell
+    words (quoted unless plain, ``$'...'`` with visible escapes when they hold control or
+    invisible characters), so what is shown is exactly what would be executed, one word per
+    argument; names, paths and the URL have such characters escaped.
     """
     raw = server.raw
     rows: list[tuple[str, str]] = [
-        ("file", server.source or "(built in code)"),
+        ("file", printable(server.source or "(built in code)")),
         ("transport", server.transport),
     ]
     if server.transport == "stdio":
-        command = str(raw.get("command", server.command or ""))
+        command = shell_word(raw.get("command", server.command or ""))
         if "$" in command and server.error is None and server.command:
-            command = f"{command}  (now {server.command})"
+            command = f"{command}  (now {shell_word(server.command)})"
         rows.append(("command", command))
         args = raw.get("args")
         if isinstance(args, list) and args:
-            rows.append(("args", " ".join(json.dumps(a) if " " in str(a) else str(a) for a in args)))
-        if server.cwd:
-            rows.append(("cwd", server.cwd))
+            rows.append(("args", " ".join(shell_word(a) for a in args)))
+        cwd = shell_word(server.cwd) if server.cwd else "(not set: the directory patchbay runs in)"
+        rows.append(("cwd", cwd))
         if raw.get("env"):
-            rows.append(("env", _named(raw["env"])))
+            rows.append(("env", printable(_named(raw["env"]))))
         if server.inherit_env:
             rows.append(("inherit_env", "yes: the server gets the WHOLE host environment, secrets included"))
         elif server.env_passthrough:
-            rows.append(("env_passthrough", ", ".join(server.env_passthrough)))
+            rows.append(("env_passthrough", printable(", ".join(server.env_passthrough))))
     else:
-        rows.append(("url", mask_url(str(raw.get("url", "")))))
+        rows.append(("url", printable(mask_url(str(raw.get("url", ""))))))
         if raw.get("headers"):
-            rows.append(("headers", _named(raw["headers"])))
+            rows.append(("headers", printable(_named(raw["headers"]))))
     used: list[str] = []
     for value in _walk_strings(raw):
         used.extend(name for name in references(value) if name not in used)

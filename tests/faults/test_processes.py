@@ -160,3 +160,44 @@ async def test_host_sigkill_leaves_no_process_behind() -> None:
     finally:
         if host.poll() is None:
             host.kill()
+
+
+def escaped(tag: str) -> list[str]:
+    """A spawner whose helper calls ``setsid()``: it leaves the server's process group."""
+    return [str(Path(__file__).resolve().parent.parent / "servers" / "spawner.py"), "--tag", tag, "--setsid"]
+
+
+async def test_a_setsid_grandchild_goes_on_close() -> None:
+    """Expected: the helper that left the group (its own session) goes when its server is closed."""
+    tag = new_tag()
+    helper = f"patchbay-spawner-helper={tag}"
+    try:
+        async with MCPManager({"servers": {"daemon": {"command": PY, "args": escaped(tag)}}}) as manager:
+            assert manager.status()["daemon"]["state"] == "ready"
+            [found] = processes_with(helper)
+            assert os.getsid(found.pid) == found.pid != os.getpgid(manager.status()["daemon"]["pid"])
+        assert await gone(helper, timeout=3) == []
+    finally:
+        for proc in processes_with(helper):
+            proc.kill()
+
+
+async def test_a_setsid_grandchild_goes_when_the_host_is_sigkilled() -> None:
+    """Expected: the reaper noted the escaped helper when the server started answering, and ends
+    it with the server's group once the host is SIGKILLed."""
+    tag = new_tag()
+    host = await anyio.to_thread.run_sync(
+        start_host, {"servers": {"daemon": {"command": PY, "args": escaped(tag)}}}
+    )
+    try:
+        helper = f"patchbay-spawner-helper={tag}"
+        [found] = processes_with(helper)
+        assert os.getsid(found.pid) == found.pid
+        os.kill(host.pid, signal.SIGKILL)
+        await anyio.to_thread.run_sync(host.wait, 10)
+        assert await gone(helper, timeout=3) == []
+    finally:
+        if host.poll() is None:
+            host.kill()
+        for proc in processes_with(f"patchbay-spawner-helper={tag}"):
+            proc.kill()

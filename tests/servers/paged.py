@@ -8,6 +8,9 @@ templates paged://a/{x}, paged://b/{x}, paged://c/{x} (readable), prompts p1..p5
 With the default page size 2 every list comes back in 3 pages (2 + 2 + 1; 2 + 1 for the templates).
 `nextCursor` is an opaque base64 token bound to the list kind; a malformed cursor, or one from a
 different list, is a JSON-RPC error -32602.
+
+`--endless`: the tool list never ends: every page holds `--page-size` new tools (e1, e2, ...) and a
+fresh, distinct `nextCursor`, as a hostile server would.
 """
 
 from __future__ import annotations
@@ -105,12 +108,17 @@ class Pager:
         raise MCPError(code=INVALID_PARAMS, message=f"Invalid cursor for {kind}: {cursor!r}")
 
 
-def build_server(page_size: int) -> Server[Any]:
+def build_server(page_size: int, endless: bool = False) -> Server[Any]:
     pager = Pager(page_size)
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
+        if endless:
+            start = 0 if params is None or params.cursor is None else pager._decode("tools", params.cursor)
+            schema = {"type": "object"}
+            more = [Tool(name=f"e{start + i + 1}", input_schema=schema) for i in range(page_size)]
+            return ListToolsResult(tools=more, next_cursor=pager._encode("tools", start + page_size))
         tools, cursor = pager.page("tools", TOOLS, params)
         return ListToolsResult(tools=tools, next_cursor=cursor)
 
@@ -191,13 +199,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--page-size", type=int, default=2)
+    parser.add_argument("--endless", action="store_true", help="a tool list with no end")
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     parser.add_argument(
         "--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default 0: any free port)"
     )
     args = parser.parse_args()
 
-    server = build_server(args.page_size)
+    server = build_server(args.page_size, args.endless)
     if args.transport == "stdio":
         anyio.run(serve_stdio, server)
     else:

@@ -9,6 +9,8 @@ the whole marker, not the bare tag). The helper's stdio is /dev/null, so it neve
 
 * `--ignore-sigterm`: the server and the helper both ignore SIGTERM (only SIGKILL stops them).
 * `--ignore-eof`: the server keeps running for 600 s after stdin closes instead of exiting.
+* `--setsid`: the helper starts in a session of its own (``setsid()``), so it is outside the
+  server's process group, as a daemonising helper is: signalling the group does not reach it.
 
 Without either flag the server exits on stdin EOF and the helper is orphaned: only a host that signals
 the whole process group cleans it up.
@@ -41,6 +43,7 @@ def main() -> None:
     parser.add_argument("--tag", default="untagged", help="marker put in the helper's argv")
     parser.add_argument("--ignore-sigterm", action="store_true", help="server and helper ignore SIGTERM")
     parser.add_argument("--ignore-eof", action="store_true", help="keep running after stdin closes")
+    parser.add_argument("--setsid", action="store_true", help="the helper leaves the process group")
     args = parser.parse_args()
 
     if args.ignore_sigterm:
@@ -56,6 +59,7 @@ def main() -> None:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=args.setsid,
     )
     print(f"spawner: pid {os.getpid()}, helper pid {helper.pid}, tag {args.tag}", file=sys.stderr, flush=True)
 

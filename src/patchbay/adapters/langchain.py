@@ -1,4 +1,4 @@
-"""LangChain tools, messages and documents over a running ``MCPManager`` (extra: ``patchbay[langchain]``).
+"""LangChain tools, messages and documents over a running ``MCPManager`` (extra: ``patchbay-mcp[langchain]``).
 
 Every tool calls through the manager's live sessions: no session, process or handshake per call.
 A tool's argument schema is the server's MCP input schema, unchanged, and its description is kept.
@@ -33,7 +33,7 @@ try:
     from langchain_core.tools import BaseTool, StructuredTool, ToolException
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "patchbay.adapters.langchain needs langchain-core: pip install 'patchbay[langchain]'"
+        "patchbay.adapters.langchain needs langchain-core: pip install 'patchbay-mcp[langchain]'"
     ) from exc
 
 from .._gather import gather

@@ -81,13 +81,20 @@ def configure_logging(verbose: bool) -> None:
 
 
 class _VerboseFormatter(logging.Formatter):
-    """``[server] line`` for a server's stderr and logs, ``patchbay: ...`` for the rest."""
+    """``[server] line`` for a server's stderr and logs, ``patchbay: ...`` for the rest.
+
+    Every part is escaped (``_display.printable``): a server's stderr and the errors it causes
+    are its own text, and a line with ESC or CR in it must not repaint the terminal.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
+        from .._display import printable
+
         prefix = "patchbay.server."
+        message = printable(record.getMessage(), multiline=True)
         if record.name.startswith(prefix):
-            return f"[{record.name[len(prefix) :]}] {record.getMessage()}"
-        return f"{record.name}: {record.levelname.lower()}: {record.getMessage()}"
+            return f"[{printable(record.name[len(prefix) :])}] {message}"
+        return f"{printable(record.name)}: {record.levelname.lower()}: {message}"
 
 
 def install_warning_printer(output: Output) -> None:

@@ -3,6 +3,12 @@
 Human output goes through rich consoles. rich turns colour off when the stream is not a terminal
 and honours ``NO_COLOR``; when piped, lines are not wrapped, so ``grep`` sees whole rows.
 ``--json`` output is written with ``json.dumps`` directly: stable, no styling, one document.
+
+Nothing a config file or a server wrote reaches the terminal raw: every string and ``Text`` this
+class prints passes through ``patchbay._display.printable`` (ESC, CR, bidi and zero-width
+characters shown as ``\\x1b``, ``\\r``, ``\\u202e`` ...), table cells on one line each, and
+``--json`` output has the invisible characters ``json.dumps`` leaves raw escaped as ``\\uXXXX``.
+Callers need not escape; they use ``shell_word``/``command_line`` for command lines.
 """
 
 from __future__ import annotations
@@ -63,36 +69,35 @@ class Output:
     # -- machine output
 
     def json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        from .._display import escape_json_text
+
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write(escape_json_text(text) + "\n")
         sys.stdout.flush()
 
     # -- human output
 
     def print(self, *parts: str | Text, style: str | None = None) -> None:
-        from rich.text import Text
+        """Block output: newlines and tabs kept, every other unsafe character escaped."""
+        self.out.print(*(safe_text(p, multiline=True) for p in parts), style=style)
 
-        self.out.print(*(Text(p) if isinstance(p, str) else p for p in parts), style=style)
-
-    def note(self, message: str, style: str = "dim") -> None:
+    def note(self, message: str | Text, style: str = "dim") -> None:
         """Secondary information for a person, on stderr (stdout stays clean for pipes)."""
+        self.err.print(safe_text(message, style=style, multiline=True))
+
+    def warn(self, message: str | Text) -> None:
         from rich.text import Text
 
-        self.err.print(Text(message, style=style))
+        self.err.print(Text("warning: ", style="yellow bold") + safe_text(message, multiline=True))
 
-    def warn(self, message: str) -> None:
+    def error(self, message: str | Text) -> None:
         from rich.text import Text
 
-        self.err.print(Text("warning: ", style="yellow bold") + Text(message))
-
-    def error(self, message: str) -> None:
-        from rich.text import Text
-
-        self.err.print(Text("error: ", style="red bold") + Text(message))
+        self.err.print(Text("error: ", style="red bold") + safe_text(message, multiline=True))
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> None:
         from rich import box
         from rich.table import Table
-        from rich.text import Text
 
         table = Table(
             *headers,
@@ -102,13 +107,41 @@ class Output:
             header_style="bold",
         )
         for row in rows:
-            table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
+            table.add_row(*(safe_text(cell) for cell in row))
         if self.out.is_terminal:
             self.out.print(table)
             return
         with self.out.capture() as captured:  # piped: rich pads the last column; drop that
             self.out.print(table)
         sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def safe_text(part: str | Text, *, style: str = "", multiline: bool = False) -> Text:
+    """``part`` as rich ``Text`` with unsafe characters escaped (``_display.printable``), styles kept.
+
+    rich passes ESC through (it strips only BEL, BS, VT, FF and CR), so this is where server and
+    config strings become harmless. A ``Text`` built by a caller keeps its spans, moved to the
+    escaped positions.
+    """
+    from rich.text import Span, Text
+
+    from .._display import printable
+
+    if isinstance(part, str):
+        return Text(printable(part, multiline=multiline), style=style)
+    plain = part.plain
+    if printable(plain, multiline=multiline) == plain:
+        return part
+    starts = [0]  # starts[i]: where the i-th character of `plain` begins in the escaped text
+    pieces = []
+    for char in plain:
+        piece = printable(char, multiline=multiline)
+        pieces.append(piece)
+        starts.append(starts[-1] + len(piece))
+    escaped = part.copy()
+    escaped.plain = "".join(pieces)
+    escaped.spans = [Span(starts[s.start], starts[min(s.end, len(plain))], s.style) for s in part.spans]
+    return escaped
 
 
 def state_text(state: str, error: str | None = None, *, name: str = "", with_error: bool = True) -> Text:

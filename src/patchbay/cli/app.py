@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .. import errors as _errors
 from . import _exit, _fleet
 from ._fleet import CliState, configure_logging, install_warning_printer
 
@@ -28,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "patchbay.cli.doctor",  # doctor
     "patchbay.cli.trust",  # trust, untrust
     "patchbay.cli.auth_cmd",  # login, logout
+    "patchbay.cli.serve",  # serve
 )
 
 
@@ -134,12 +136,15 @@ def run(argv: list[str] | None = None) -> int:
         # The reader went away (`patchbay tools | head -1`): no traceback, and none at exit either.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return _exit.OK
-    except Exception as exc:  # every patchbay error ends here, mapped in one place
-        if _is_click_error(exc):  # a command module that raised click's own UsageError
-            _report(exc, _exit.USAGE, json_mode or _json_requested(), message=exc.format_message())  # type: ignore[attr-defined]
+    except Exception as raised:  # every patchbay error ends here, mapped in one place
+        error = _errors._unwrap_group(raised)  # a task group's ExceptionGroup is never shown as such
+        if isinstance(error, KeyboardInterrupt):
+            return _exit.INTERRUPTED
+        if _is_click_error(error):  # a command module that raised click's own UsageError
+            _report(error, _exit.USAGE, json_mode or _json_requested(), message=error.format_message())  # type: ignore[attr-defined]
             return _exit.USAGE
-        code = _exit.exit_code_for(exc)
-        _report(exc, code, json_mode or _json_requested())
+        code = _exit.exit_code_for(error)
+        _report(error, code, json_mode or _json_requested())
         return code
     return result if isinstance(result, int) else _exit.OK
 

@@ -230,7 +230,10 @@ def _print(output: Output, rows: list[dict[str, Any]]) -> None:
             line += Text("  " + " · ".join(parts), style="dim")
         output.print(line)
         if row["error"] and row["state"] not in ("ready", "disabled"):
-            output.print(Text(f"    {first_line(row['error'], 300)}", style="red"))
+            # The first line says what happened; the rest is the server's stderr tail, in full.
+            output.print(Text(f"    {_printable(first_line(row['error'], 300))}", style="red"))
+            for tail_line in row["error"].strip().splitlines()[1:]:
+                output.print(Text(f"    │ {_printable(tail_line)}", style="dim"))
             if phases:
                 reached = ", ".join(f"{k.removesuffix('_ms')} {ms(v)}" for k, v in phases.items())
                 output.print(Text(f"    phases completed: {reached}", style="dim"))
@@ -239,3 +242,11 @@ def _print(output: Output, rows: list[dict[str, Any]]) -> None:
     bad = [r for r in rows if r["state"] not in ("ready", "disabled")]
     ready = sum(1 for r in rows if r["state"] == "ready")
     output.note(f"{ready} ready, {len(bad)} with problems, {len(rows) - ready - len(bad)} disabled")
+
+
+def _printable(text: str) -> str:
+    """Server text with control characters (ESC sequences, carriage returns) as visible escapes."""
+    return "".join(
+        c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+        for c in text
+    )

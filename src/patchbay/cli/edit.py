@@ -4,15 +4,19 @@ The file: ``--config FILE`` when given (exactly one), else ``--scope project`` (
 ``.patchbay/mcp.yaml`` found upward from the working directory, or created in it) or
 ``--scope user`` (``patchbay.config.user_config_path()``). ``remove``/``enable``/``disable``
 without ``--scope`` edit whichever of the project and user files defines the server (project
-first). Edits keep everything else in the file as written (see ``_configfile``).
+first). Edits keep everything else in the file as written (see ``_configfile``), and hold a lock
+on the file for the read-modify-write so parallel edits all land. ``add`` refuses to create a
+project file in the home directory (``--scope user`` is the file for servers wanted everywhere).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import enum
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,8 +52,8 @@ def register(app: typer.Typer) -> None:
 # -------------------------------------------------------------------------------------- files
 
 
-def target_path(state: CliState, scope: Scope | None) -> Path:
-    """The file ``add`` writes to."""
+def target_path(state: CliState, scope: Scope | None, *, adding: bool = True) -> Path:
+    """The file ``add`` (and ``import``) writes to; never a project file in the home directory."""
     if state.config_files:
         if scope is not None:
             raise UsageError("--scope and --config both choose the file; give one")
@@ -62,23 +66,45 @@ def target_path(state: CliState, scope: Scope | None) -> Path:
         return user_config_path()
     from ..config import PROJECT_CONFIG, find_project_config
 
-    return find_project_config(Path.cwd()) or Path.cwd() / PROJECT_CONFIG
+    path = find_project_config(Path.cwd()) or Path.cwd() / PROJECT_CONFIG
+    if adding:
+        _refuse_home_project(path)
+    return path
 
 
-def _file_defining(state: CliState, scope: Scope | None, name: str) -> ConfigFile:
+def _refuse_home_project(path: Path) -> None:
+    """``add`` never creates (or writes to) a project file in the home directory.
+
+    Every directory under ``~`` would find ``~/.patchbay/mcp.yaml`` by walking up, so a server
+    added there would run, under that approval, in any repository cloned below ``~``.
+    """
+    from ..config import PROJECT_CONFIG
+
+    depth = len(Path(PROJECT_CONFIG).parts)
+    if path.parts[-depth:] != Path(PROJECT_CONFIG).parts:
+        return
+    project_dir = path.parents[depth - 1]
+    if project_dir.resolve() == Path.home().resolve():
+        raise UsageError(
+            f"refusing to write a project file in your home directory ({path}): every directory "
+            "under it would pick it up; use `--scope user` for servers you want everywhere, or run "
+            "this inside a project directory"
+        )
+
+
+def _file_defining(state: CliState, scope: Scope | None, name: str) -> Path:
     """The file that defines ``name`` among the candidates; a miss suggests the nearest name."""
     if state.config_files or scope is not None:
-        candidates = [target_path(state, scope)]
+        candidates = [target_path(state, scope, adding=False)]
     else:
         from ..config import user_config_path
 
-        candidates = [target_path(state, Scope.project), user_config_path()]
+        candidates = [target_path(state, Scope.project, adding=False), user_config_path()]
     known: list[str] = []
     for path in candidates:
-        file = ConfigFile.open(path)
-        names = list(file.servers())
+        names = list(ConfigFile.open(path).servers())
         if name in names:
-            return file
+            return path
         known.extend(names)
     where = " or ".join(str(p) for p in candidates)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
@@ -121,15 +147,15 @@ def _add_entry(ctx: typer.Context, name: str, entry: dict[str, Any], scope: Scop
     output = state.output()
     check_name(name)
     validate_entry(name, entry)
-    file = ConfigFile.open(target_path(state, scope))
-    if name in file.servers():
-        raise UsageError(
-            f"a server named {name!r} already exists in {file.path}; "
-            f"remove it first (`patchbay remove {name}`) or choose another name"
-        )
-    file.add(name, entry)
-    _warn_unset(output, entry)
-    _write(output, file, "added", name, state)
+    with ConfigFile.editing(target_path(state, scope)) as file:  # parallel `add`s queue here; none is lost
+        if name in file.servers():
+            raise UsageError(
+                f"a server named {name!r} already exists in {file.path}; "
+                f"remove it first (`patchbay remove {name}`) or choose another name"
+            )
+        file.add(name, entry)
+        _warn_unset(output, entry)
+        _write(output, file, "added", name, state)
     from .trust import approve_added
 
     if approve_added(file.path, name):  # the user typed this entry: no need to ask them to trust it
@@ -230,9 +256,9 @@ def add_json(
 def remove(ctx: typer.Context, name: NameArg, scope: ScopeOpt = None) -> None:
     """Remove a server from its config file (and its approval, for a project server)."""
     state = state_of(ctx)
-    file = _file_defining(state, scope, name)
-    file.remove(name)
-    _write(state.output(), file, "removed", name, state)
+    with _editing(state, scope, name) as file:
+        file.remove(name)
+        _write(state.output(), file, "removed", name, state)
     from ..trust import TrustStore
 
     # A server added again later under the same name is a new entry: it is approved afresh.
@@ -259,15 +285,24 @@ def disable(ctx: typer.Context, name: NameArg, scope: ScopeOpt = None) -> None:
 def _toggle(ctx: typer.Context, name: str, scope: Scope | None, enabled: bool) -> None:
     state = state_of(ctx)
     output = state.output()
-    file = _file_defining(state, scope, name)
     word = "enabled" if enabled else "disabled"
-    if not file.set_enabled(name, enabled):
-        if output.json_mode:
-            output.json({"action": "unchanged", "server": name, "file": str(file.path)})
-        else:
-            output.print(f"{name} is already {word} in {file.path}")
-        return
-    _write(output, file, word, name, state)
+    with _editing(state, scope, name) as file:
+        if not file.set_enabled(name, enabled):
+            if output.json_mode:
+                output.json({"action": "unchanged", "server": name, "file": str(file.path)})
+            else:
+                output.print(f"{name} is already {word} in {file.path}")
+            return
+        _write(output, file, word, name, state)
+
+
+@contextlib.contextmanager
+def _editing(state: CliState, scope: Scope | None, name: str) -> Iterator[ConfigFile]:
+    """The file defining ``name``, locked and read again (another edit may have run meanwhile)."""
+    with ConfigFile.editing(_file_defining(state, scope, name)) as file:
+        if name not in file.servers():
+            raise UsageError(f"no server named {name!r} in {file.path} (it was just removed)")
+        yield file
 
 
 def _env_pair(text: str) -> tuple[str, str]:

@@ -118,7 +118,8 @@ def import_servers(
     output = state.output(json_)
     outcome = Outcome()
     found = _discover(source, outcome)
-    destination = ConfigFile.open(target_path(state, scope))
+    # Locked until the command ends (click closes the resource): parallel edits all land.
+    destination = ctx.with_resource(ConfigFile.editing(target_path(state, scope)))
     chosen = scope is not None or bool(state.config_files)  # the user named the file
     user_path = target_path(state, Scope.user) if not state.config_files else None
     private: ConfigFile | None = None  # the user file, opened when a server must go there
@@ -141,7 +142,7 @@ def import_servers(
                     entry = _as_references(name, entry, notes)
                 else:
                     if private is None:
-                        private = ConfigFile.open(user_path)
+                        private = ctx.with_resource(ConfigFile.editing(user_path))
                     target = private
                     notes.append(
                         f"holds secret values ({', '.join(secrets)}): written to the user file, "

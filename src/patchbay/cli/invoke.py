@@ -241,10 +241,10 @@ class _ProgressDisplay:
 
             self._progress = Progress(
                 SpinnerColumn(),
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 TaskProgressColumn(),
-                TextColumn("{task.fields[message]}"),
+                TextColumn("{task.fields[message]}", markup=False),  # the server's text, as text
                 TimeElapsedColumn(),
                 console=self._output.err,
                 transient=True,
@@ -255,7 +255,11 @@ class _ProgressDisplay:
 
     def update(self, progress: float, total: float | None, message: str | None) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, completed=progress, total=total, message=message or "")
+            from .._display import printable
+
+            self._progress.update(
+                self._task, completed=progress, total=total, message=printable(message or "")
+            )
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

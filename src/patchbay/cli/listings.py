@@ -22,7 +22,7 @@ from ._fleet import (
     require_server,
     state_of,
 )
-from ._output import Output, first_line
+from ._output import Output, first_line, safe_text
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 ServerArg = Annotated[str | None, typer.Argument(help="Only this server (only it is started).")]
@@ -181,7 +181,8 @@ def _print_schemas(output: Output, items: list[Any]) -> None:
     for index, tool in enumerate(items):
         if index:
             output.print("")
-        output.print(Text(tool.name, style="bold") + Text(f"  ({tool.server}: {tool.original_name})", "dim"))
+        heading = Text(tool.name, style="bold") + Text(f"  ({tool.server}: {tool.original_name})", "dim")
+        output.print(safe_text(heading))  # one line: a name's own newline is shown as \n
         if tool.description:
             output.print("  " + tool.description.strip().replace("\n", "\n  "))
         output.print("  input schema:")

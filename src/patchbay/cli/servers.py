@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ._fleet import ConnectTimeoutOpt, did_not_answer, open_fleet, require_server, state_of
-from ._output import Output, ms, plural, state_text
+from ._output import Output, ms, plural, safe_text, state_text
 
 if TYPE_CHECKING:
     from ..config import Config, ServerConfig
@@ -180,12 +180,15 @@ def _server_detail(server: ServerConfig, status: dict[str, Any]) -> dict[str, An
 
 
 def _print_detail(output: Output, d: dict[str, Any]) -> None:
+    """One ``label  value`` line each; values are escaped onto their line (``safe_text``)."""
     from rich.text import Text
 
-    def line(label: str, value: str | Text) -> None:
-        output.print(Text(f"{label:<13}", style="bold"), value)
+    from .._display import command_line, shell_word
 
-    output.print(Text(d["name"], style="bold"))
+    def line(label: str, value: str | Text) -> None:
+        output.print(Text(f"{label:<13}", style="bold"), safe_text(value))
+
+    output.print(safe_text(d["name"], style="bold"))
     line("state", state_text(d["state"], d["error"], name=d["name"], with_error=False))
     if d["error"]:
         line("last error", d["error"])
@@ -193,9 +196,9 @@ def _print_detail(output: Output, d: dict[str, Any]) -> None:
     if d["source"]:
         line("defined in", f"{d['source']} ({d['layer']})")
     if d["command"] is not None:
-        line("command", " ".join([str(d["command"]), *(_shell_word(a) for a in d["args"])]))
+        line("command", command_line(d["command"], d["args"]))
     if d["cwd"]:
-        line("cwd", d["cwd"])
+        line("cwd", shell_word(d["cwd"]))
     if d["url"]:
         line("url", d["url"])
     line("env", ", ".join(d["env"]) or "-")
@@ -221,9 +224,3 @@ def _print_detail(output: Output, d: dict[str, Any]) -> None:
             ),
         )
         line("connected in", ms(d["connect_ms"]))
-
-
-def _shell_word(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)

@@ -15,7 +15,7 @@ import typer
 
 from ._exit import UsageError
 from ._fleet import require_server, state_of
-from ._output import Output
+from ._output import Output, safe_text
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
@@ -70,10 +70,41 @@ def trust_servers(
             report["declined"].append(server.name)
             output.note(f"{server.name} stays untrusted")
 
+    held = config.project_settings
+    if not names and held is not None:
+        report["settings"] = [_review_settings(output, store, held, yes)]
+
     if output.json_mode:
         output.json(report)
-    elif not names and not report["trusted"] and not report["declined"]:
+    elif not names and not report["trusted"] and not report["declined"] and held is None:
         output.note("no untrusted project servers here")
+
+
+def _review_settings(output: Output, store: Any, held: Any, yes: bool) -> dict[str, Any]:
+    """The project file's held ``settings`` (roots and the like): shown and approved like a server.
+
+    Until approved they do not apply to any server, trusted or not.
+    """
+    from rich.text import Text
+
+    from ..trust import describe_settings
+
+    rows = describe_settings(held)
+    if store.settings_trusted(held):
+        return {"state": "already_trusted", **dict(rows)}
+    console = output.err if output.json_mode else output.out
+    console.print(
+        Text("project settings (not applied until approved) would give servers:", style="bold yellow")
+    )
+    for label, text in rows:
+        console.print(Text(f"  {label:<16}", style="bold") + Text(text))
+    if yes or _confirm("these project settings"):
+        store.approve_settings(held)
+        if not output.json_mode:
+            output.print("trusted the project settings")
+        return {"state": "trusted", **dict(rows)}
+    output.note("the project settings stay unapplied")
+    return {"state": "declined", **dict(rows)}
 
 
 def untrust_server(
@@ -143,15 +174,17 @@ def _show(output: Output, server: ServerConfig, rows: list[tuple[str, str]]) -> 
     lines = [Text(f"{server.name} (untrusted project server) would run:", style="bold yellow")]
     lines += [Text(f"  {label:<16}", style="bold") + Text(text) for label, text in rows]
     console = output.err if output.json_mode else output.out
-    for line in lines:
-        console.print(line)
+    for line in lines:  # one line each: nothing in a row may start a line of its own
+        console.print(safe_text(line))
 
 
 def _confirm(name: str) -> bool:
     import sys
 
+    from .._display import printable
+
     try:
-        return typer.confirm(f"Trust {name}?", default=False, err=True)
+        return typer.confirm(f"Trust {printable(name)}?", default=False, err=True)
     except typer.Abort:
         if sys.stdin.isatty():
             raise  # Ctrl-C at the prompt ends the command

@@ -1,0 +1,123 @@
+"""``patchbay serve``: the whole fleet as one MCP server (docs/serve.md).
+
+stdio by default, for hosts that launch it (``claude mcp add patchbay -- patchbay serve``); stdout
+is then the protocol, so every message of patchbay goes to stderr. ``--http HOST:PORT`` serves
+Streamable HTTP on ``/mcp`` instead, loopback unless a bearer token is configured.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._exit import UsageError
+from ._fleet import state_of
+
+TOKEN_ENV = "PATCHBAY_SERVE_TOKEN"
+TOKENS_ENV = "PATCHBAY_SERVE_TOKENS"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    ctx: typer.Context,
+    *,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            metavar="HOST:PORT",
+            help="Serve Streamable HTTP on http://HOST:PORT/mcp instead of stdio (loopback without a token).",
+        ),
+    ] = None,
+    sse: Annotated[
+        str | None,
+        typer.Option(
+            "--sse",
+            metavar="HOST:PORT",
+            help="Serve the legacy HTTP+SSE transport (GET /sse, POST /messages/) for old clients.",
+        ),
+    ] = None,
+    prefix: Annotated[
+        str,
+        typer.Option(
+            "--prefix",
+            metavar="mcp|none",
+            help="mcp: tools as mcp__SERVER__TOOL (default); none: the servers' own names (a clash: error).",
+        ),
+    ] = "mcp",
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help=f"HTTP bearer tokens, one a line (# comments); also ${TOKEN_ENV} / ${TOKENS_ENV}.",
+            dir_okay=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", help=f"An HTTP bearer token (visible in the process list: prefer ${TOKEN_ENV})."
+        ),
+    ] = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option("--allow-origin", help="Another browser Origin allowed on loopback HTTP (repeatable)."),
+    ] = None,
+) -> None:
+    """Serve every configured server as one MCP server (stdio, or Streamable HTTP with --http)."""
+    import anyio
+
+    from ..gateway import HttpOptions, parse_address
+    from ..gateway import serve as run_gateway
+    from ..gateway._run import log_to_stderr
+
+    if prefix not in ("mcp", "none"):
+        raise UsageError(f"--prefix must be 'mcp' or 'none', not {prefix!r}")
+    state = state_of(ctx)
+    config = state.load()
+    tokens = _tokens(token, token_file)
+    options = None
+    if http is not None and sse is not None:
+        raise UsageError("--http and --sse are alternatives: give one")
+    address = http if http is not None else sse
+    if address is not None:
+        host, port = parse_address(address)
+        options = HttpOptions(
+            host=host,
+            port=port,
+            tokens=tokens,
+            sse=sse is not None,
+            allowed_origins=tuple(allow_origin or ()),
+            on_listening=lambda url: log_to_stderr(f"serving {len(config.servers)} servers on {url}"),
+        )
+    elif tokens and (token is not None or token_file is not None):
+        raise UsageError("--token and --token-file apply to --http and --sse only")
+    try:
+        anyio.run(lambda: run_gateway(config, http=options, prefix=prefix == "mcp"))
+    except KeyboardInterrupt:
+        return
+
+
+def _tokens(token: str | None, token_file: Path | None) -> tuple[str, ...]:
+    found: list[str] = []
+    if token:
+        found.append(token)
+    for name in (TOKEN_ENV, TOKENS_ENV):
+        value = os.environ.get(name, "")
+        found.extend(item.strip() for item in value.split(",") if item.strip())
+    if token_file is not None:
+        try:
+            text = token_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--token-file {token_file}: {exc.strerror or exc}") from None
+        for line in text.splitlines():
+            item = line.split("#", 1)[0].strip()
+            if item:
+                found.append(item)
+    return tuple(dict.fromkeys(found))
