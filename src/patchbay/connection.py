@@ -135,9 +135,10 @@ def stderr_reason(tail: str) -> str:
 
     For a Python traceback that is its exception line (``AttributeError: ...``), the first
     unindented line after the last traceback's frames; otherwise the last line that is neither
-    blank, only carets (``^^^^``, ``~~~``), nor a JavaScript stack frame.
+    blank, only carets (``^^^^``, ``~~~``), nor a JavaScript stack frame. Lines are split on
+    ``\n`` only: a ``\r`` or ``\u2028`` inside a line (a terminal trick) must not choose the reason.
     """
-    lines = [line.rstrip() for line in tail.splitlines()]
+    lines = [line.rstrip() for line in tail.split("\n")]
     heads = [i for i, line in enumerate(lines) if line.strip().endswith(_TRACEBACK_HEAD)]
     if heads:
         # An ExceptionGroup's inner tracebacks are drawn behind a margin ("    | "): the same margin

@@ -8,20 +8,21 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import warnings
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 from .. import errors
 from ._exit import UsageError
 from ._output import Output
 
 if TYPE_CHECKING:
-    import typer
-
     from ..config import Config
     from ..manager import MCPManager
 
@@ -108,6 +109,24 @@ def install_warning_printer(output: Output) -> None:
 # -------------------------------------------------------------------------------- server selection
 
 
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter("must be a number of seconds above 0")
+    return value
+
+
+ConnectTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--connect-timeout",
+        help="Wait at most this long for servers to come up; slower ones are reported "
+        "(default: each server's connect_timeout).",
+        callback=_positive,
+        metavar="SECONDS",
+    ),
+]
+
+
 def require_server(config: Config, name: str) -> None:
     if name not in config.servers:
         raise errors.ServerNotFound(name, list(config.servers))
@@ -132,36 +151,105 @@ def subset(config: Config, names: Sequence[str] | None) -> Config:
 
 
 @asynccontextmanager
-async def open_fleet(config: Config, names: Sequence[str] | None = None) -> AsyncIterator[MCPManager]:
+async def open_fleet(
+    config: Config,
+    names: Sequence[str] | None = None,
+    *,
+    connect_timeout: float | None = None,
+    on_settled: Callable[[MCPManager, str], None] | None = None,
+    output: Output | None = None,
+) -> AsyncIterator[MCPManager]:
     """A started manager holding only ``names`` (default: every server), each enabled one connected.
 
     Servers with ``auto_connect: false`` are connected too: a command that lists or calls wants
     them. A server that fails is a value in ``status()``, not an exception.
+
+    ``connect_timeout`` bounds the wait for the whole fleet (default: each server's own
+    ``connect_timeout``); a server still connecting then is left out and reported by
+    ``not_ready`` as not having answered. ``on_settled(manager, name)`` runs as each server
+    settles. With ``output`` (human mode), a note on stderr names the servers still being
+    waited for once the others have settled, so a hung server is never waited on in silence.
     """
     import anyio
 
     from ..manager import MCPManager
 
     selected = subset(config, names)
+    enabled = [name for name, server in selected.servers.items() if server.enabled]
+    waiting = _Waiting(selected, enabled, connect_timeout, on_settled, output)
     async with MCPManager(selected, wait=False) as manager:
-        async with anyio.create_task_group() as tg:
-            for name, server in selected.servers.items():
-                if server.enabled:
-                    tg.start_soon(_connect_quietly, manager, name)
+        with anyio.move_on_after(connect_timeout if connect_timeout is not None else math.inf):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(waiting.note_stragglers, _NOTE_AFTER)
+                for name in enabled:
+                    tg.start_soon(waiting.connect, manager, name)
         yield manager
 
 
-async def _connect_quietly(manager: MCPManager, name: str) -> None:
-    with contextlib.suppress(errors.PatchbayError):  # the outcome is recorded in status()
-        await manager.connect(name)
+# How long a fleet-wide command waits in silence before saying which servers it is waiting for.
+_NOTE_AFTER = 2.0
 
 
-def ensure_ready(manager: MCPManager, name: str) -> None:
+class _Waiting:
+    """Connects each server, reports it as it settles, and says whom it is still waiting for."""
+
+    def __init__(
+        self,
+        config: Config,
+        names: list[str],
+        connect_timeout: float | None,
+        on_settled: Callable[[MCPManager, str], None] | None,
+        output: Output | None,
+    ) -> None:
+        import anyio
+
+        self._config = config
+        self._pending = set(names)
+        self._timeout = connect_timeout
+        self._on_settled = on_settled
+        self._output = output
+        self._note_scope = anyio.CancelScope()
+
+    async def connect(self, manager: MCPManager, name: str) -> None:
+        with contextlib.suppress(errors.PatchbayError):  # the outcome is recorded in status()
+            await manager.connect(name)
+        self._pending.discard(name)
+        if self._on_settled is not None:
+            self._on_settled(manager, name)
+        if not self._pending:
+            self._note_scope.cancel()
+
+    async def note_stragglers(self, after: float) -> None:
+        """After ``after`` seconds, one stderr line naming the servers not settled yet."""
+        import anyio
+
+        if self._output is None or self._output.json_mode or not self._pending:
+            return
+        with self._note_scope:
+            await anyio.sleep(after)
+            names = sorted(self._pending)
+            if self._timeout is not None:
+                limit = self._timeout
+            else:
+                settings = self._config.settings
+                limit = max(self._config.servers[n].resolved_connect_timeout(settings) for n in names)
+            self._output.note(
+                f"waiting for {', '.join(names)} (up to {_seconds(limit)} s; --connect-timeout N waits less)"
+            )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def ensure_ready(manager: MCPManager, name: str, connect_timeout: float | None = None) -> None:
     """Raise the typed error for a server the command needs and that did not come up."""
     status = manager.status()[name]
     state = status["state"]
     if state == "ready":
         return
+    if state == "connecting" and connect_timeout is not None:
+        raise errors.ServerUnavailable(name, state, did_not_answer(connect_timeout))
     if state in ("failed", "closed") and status.get("error"):
         raise errors.ConnectError(name, status["error"])
     raise errors.ServerUnavailable(name, state, _unavailable(status))
@@ -174,18 +262,34 @@ def _unavailable(status: Mapping[str, Any]) -> str:
     return message
 
 
-def not_ready(manager: MCPManager) -> list[dict[str, Any]]:
-    """``{"server", "state", "error"}`` for each enabled server that is not ready."""
-    return [
-        {"server": name, "state": s["state"], "error": s.get("error")}
-        for name, s in manager.status().items()
-        if s["state"] not in ("ready", "disabled")
-    ]
+def not_ready(manager: MCPManager, connect_timeout: float | None = None) -> list[dict[str, Any]]:
+    """``{"server", "state", "error"}`` for each enabled server that is not ready.
+
+    A server still connecting when ``connect_timeout`` ran out gets the error "did not answer
+    within N s".
+    """
+    problems = []
+    for name, s in manager.status().items():
+        if s["state"] in ("ready", "disabled"):
+            continue
+        error = s.get("error")
+        if s["state"] == "connecting" and connect_timeout is not None and not error:
+            error = did_not_answer(connect_timeout)
+        problems.append({"server": name, "state": s["state"], "error": error})
+    return problems
+
+
+def did_not_answer(seconds: float) -> str:
+    return f"did not answer within {_seconds(seconds)} s"
 
 
 def report_not_ready(output: Output, problems: list[dict[str, Any]]) -> None:
     for problem in problems:
-        reason = f": {problem['error']}" if problem.get("error") else ""
+        error = problem.get("error") or ""
+        if error.startswith("did not answer"):
+            output.warn(f"{problem['server']} {error}")
+            continue
+        reason = f": {error}" if error else ""
         output.warn(f"{problem['server']} is {problem['state']}{reason}")
 
 

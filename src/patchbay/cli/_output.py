@@ -163,6 +163,11 @@ def first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 template``, ``2 templates``, ``0 templates`` (``many`` for an irregular plural)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
 def ms(value: float | None) -> str:
     if value is None:
         return "-"

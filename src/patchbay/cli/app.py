@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,6 +31,32 @@ COMMAND_MODULES: tuple[str, ...] = (
     "patchbay.cli.auth_cmd",  # login, logout
     "patchbay.cli.serve",  # serve
 )
+
+
+def _hide_flag_types() -> None:
+    """No ``<bool>`` beside ``--json``, ``--dry-run``, ``--help`` ... in ``--help``: a flag takes no value.
+
+    typer's rich help prints every option's type, flags included; a flag's is hidden here. Only
+    typer versions that have the hook are touched; others print flags without a type already.
+    """
+    from typer import core
+
+    option = getattr(core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if option is None or shown is None or getattr(shown, "_hides_flags", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and not getattr(self, "count", False):
+            return None
+        result: str | None = shown(self, ctx)
+        return result
+
+    display_type_rich._hides_flags = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
 
 app = typer.Typer(
     name="patchbay",

@@ -24,7 +24,7 @@ import typer
 
 from . import _exit
 from ._fleet import open_fleet, require_server, state_of
-from ._output import Output, first_line, ms, state_text
+from ._output import Output, first_line, ms, plural, state_text
 
 if TYPE_CHECKING:
     from ..config import Config, ServerConfig
@@ -189,7 +189,7 @@ def _explain(server: ServerConfig, status: dict[str, Any], report: dict[str, Any
         hints.append("run with -v to see the server's stderr and protocol log")
     if noise:
         hints.append(
-            f"the server wrote {len(noise)} non-protocol line(s) to stdout before or during the "
+            f"the server wrote {plural(len(noise), 'non-protocol line')} to stdout before or during the "
             f"handshake (first: {noise[0]!r}); an MCP server must log to stderr"
         )
 

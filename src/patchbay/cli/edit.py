@@ -254,11 +254,22 @@ def add_json(
 
 
 def remove(ctx: typer.Context, name: NameArg, scope: ScopeOpt = None) -> None:
-    """Remove a server from its config file."""
+    """Remove a server from its config file (and its approval, for a project server)."""
     state = state_of(ctx)
     with _editing(state, scope, name) as file:
         file.remove(name)
         _write(state.output(), file, "removed", name, state)
+    from ..trust import TrustStore
+
+    # A server added again later under the same name is a new entry: it is approved afresh.
+    output = state.output()
+    try:
+        forgotten = TrustStore().forget(file.path, name)
+    except errors.TrustStoreError as exc:  # the edit is done; say what was left behind
+        output.warn(f"the approval of {name} was not dropped: {exc}")
+        return
+    if forgotten and not output.json_mode:
+        output.note(f"dropped the approval of {name}")
 
 
 def enable(ctx: typer.Context, name: NameArg, scope: ScopeOpt = None) -> None:

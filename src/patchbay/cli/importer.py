@@ -8,15 +8,30 @@ claude-desktop  ``~/.config/Claude/claude_desktop_config.json`` (Linux),
 claude-code     ``~/.claude.json`` (top-level ``mcpServers`` and ``projects[<this dir or a parent>]``),
                 ``.mcp.json`` in the working directory
 cursor          ``~/.cursor/mcp.json``, ``.cursor/mcp.json``
-vscode          ``.vscode/mcp.json`` (``servers`` + ``inputs``)
+vscode          the user's ``mcp.json`` and ``settings.json`` (``~/.config/Code/User/`` on Linux,
+                ``~/Library/Application Support/Code/User/`` on macOS), ``.vscode/mcp.json`` and
+                ``.vscode/settings.json`` (``servers`` + ``inputs``, or in settings ``mcp.servers``)
 ==============  =====================================================================================
 
 Without an argument every host above is read. Entries are copied as written (``${VAR}`` stays a
-reference), keeping only keys patchbay understands; the rest are named in the report. VS Code
-variables are converted where they have a meaning outside VS Code: ``${env:X}`` -> ``${X}``,
-``${workspaceFolder}`` -> the workspace path, ``${userHome}`` -> the home directory, and
+reference), keeping only keys patchbay understands; the rest are named in the report. VS Code and
+Cursor variables are converted where they have a meaning outside the editor: ``${env:X}`` ->
+``${X}``, ``${workspaceFolder}`` -> the workspace path, ``${userHome}`` -> the home directory, and
 ``${input:x}`` -> ``${X}`` (a prompt for a secret becomes an environment variable you set; the
-report says which). A server using any other VS Code variable is skipped with the reason.
+report says which). A server using any other editor variable is skipped with the reason.
+
+Secrets from user-level sources (every file above outside the working directory: Claude Desktop,
+``~/.claude.json``, the user's Cursor and VS Code files, or a FILE outside it) never reach a
+file that may be committed. By default such a server, when it holds literal values in ``env``,
+``headers`` or its URL, is written to the user file instead of the project file (where it was
+private before, it stays private). When the destination was chosen (``--scope project`` or
+``--config FILE``), those values are replaced by ``${VAR}`` references and the report names the
+variables to set; the values stay in the host's file.
+
+Servers written to the project file start only once approved (``patchbay trust``): those that
+came from the user's own host files are approved at once, as ``add`` approves what the user
+typed; those copied from files in the working directory (a repository's ``.mcp.json``) are not,
+and the report says to review them and run ``patchbay trust``.
 """
 
 from __future__ import annotations
@@ -61,8 +76,9 @@ class Found:
     name: str
     entry: Any
     source: str  # "claude-desktop: /path/file.json"
-    vscode: bool = False
+    vscode: bool = False  # editor variables (${workspaceFolder}, ${input:x}) to convert: VS Code, Cursor
     workspace: Path | None = None
+    user_level: bool = False  # from a file outside the working directory (the user's own host config)
 
 
 @dataclass
@@ -104,21 +120,36 @@ def import_servers(
     found = _discover(source, outcome)
     # Locked until the command ends (click closes the resource): parallel edits all land.
     destination = ctx.with_resource(ConfigFile.editing(target_path(state, scope)))
-    existing = set(destination.servers())
+    chosen = scope is not None or bool(state.config_files)  # the user named the file
+    user_path = target_path(state, Scope.user) if not state.config_files else None
+    private: ConfigFile | None = None  # the user file, opened when a server must go there
     taken: dict[str, str] = {}
     for item in found:
         name = item.name
         notes: list[str] = []
+        target = destination
         try:
             if not is_plain_name(name):
                 renamed = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:64] or "server"
                 notes.append(f"renamed from {name!r} (server names use letters, digits, '-' and '_')")
                 name = renamed
-            if name in existing:
-                raise _Skip(f"already configured in {destination.path}")
             if name in taken:
                 raise _Skip(f"already imported from {taken[name]}")
             entry = _convert(item, notes)
+            secrets = _literal_values(entry) if item.user_level else []
+            if secrets and not _same_file(destination.path, user_path):
+                if chosen or user_path is None:
+                    entry = _as_references(name, entry, notes)
+                else:
+                    if private is None:
+                        private = ctx.with_resource(ConfigFile.editing(user_path))
+                    target = private
+                    notes.append(
+                        f"holds secret values ({', '.join(secrets)}): written to the user file, "
+                        "not the project file"
+                    )
+            if name in target.servers():
+                raise _Skip(f"already configured in {target.path}")
             try:
                 from ..config import Config
 
@@ -131,16 +162,31 @@ def import_servers(
             outcome.skipped.append({"name": item.name, "source": item.source, "reason": str(skip)})
             continue
         if not dry_run:
-            destination.add(name, entry)
+            target.add(name, entry)
         taken[name] = item.source
-        outcome.imported.append({"name": name, "source": item.source, "notes": notes})
-    if outcome.imported and not dry_run:
-        destination.save()
+        outcome.imported.append(
+            {
+                "name": name,
+                "source": item.source,
+                "file": str(target.path),
+                "notes": notes,
+                "user_level": item.user_level,
+            }
+        )
+    written = {str(f.path): f for f in (destination, private) if f is not None}
+    if not dry_run:
+        for path, file in written.items():
+            if any(row["file"] == path for row in outcome.imported):
+                file.save()
+        _trust_imported(outcome.imported, destination.path)
+    for row in outcome.imported:
+        row.pop("user_level", None)
 
     if output.json_mode:
         output.json(
             {
                 "file": str(destination.path),
+                "files": sorted({row["file"] for row in outcome.imported}),
                 "dry_run": dry_run,
                 "imported": outcome.imported,
                 "skipped": outcome.skipped,
@@ -159,7 +205,8 @@ def import_servers(
     for row in outcome.skipped:
         output.print(f"skipped {row['name']}  ({row['source']}): {row['reason']}")
     summary = f"{len(outcome.imported)} {verb}, {len(outcome.skipped)} skipped"
-    output.note(summary + ("" if dry_run or not outcome.imported else f"; written to {destination.path}"))
+    files = sorted({row["file"] for row in outcome.imported})
+    output.note(summary + ("" if dry_run or not files else f"; written to {', '.join(files)}"))
 
 
 # -------------------------------------------------------------------------------- discovering
@@ -185,9 +232,11 @@ def _discover(source: str | None, outcome: Outcome) -> list[Found]:
         raise errors.ConfigError("file not found", file=str(path))
     outcome.searched.append(str(path))
     data = _read(path)
-    vscode = isinstance(data, Mapping) and "inputs" in data
-    workspace = path.resolve().parent.parent if path.parent.name == ".vscode" else Path.cwd()
-    return _entries(data, f"{path}", vscode=vscode, workspace=workspace)
+    vscode = isinstance(data, Mapping) and ("inputs" in data or isinstance(data.get("mcp"), Mapping))
+    vscode = vscode or path.parent.name in (".vscode", ".cursor")
+    workspace = path.resolve().parent.parent if path.parent.name in (".vscode", ".cursor") else Path.cwd()
+    user_level = not path.resolve().is_relative_to(Path.cwd().resolve())
+    return _entries(data, f"{path}", vscode=vscode, workspace=workspace, user_level=user_level)
 
 
 def _host(host: str, outcome: Outcome) -> list[Found]:
@@ -204,27 +253,40 @@ def _host(host: str, outcome: Outcome) -> list[Found]:
             home / ".config" / "Claude" / "claude_desktop_config.json",
             home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json",
         ):
-            found.extend(_entries(read(path), f"claude-desktop: {path}"))
+            found.extend(_entries(read(path), f"claude-desktop: {path}", user_level=True))
     elif host == "claude-code":
         path = home / ".claude.json"
         data = read(path)
-        found.extend(_entries(data, f"claude-code: {path}"))
+        found.extend(_entries(data, f"claude-code: {path}", user_level=True))
         projects = data.get("projects") if isinstance(data, Mapping) else None
         if isinstance(projects, Mapping):
             for directory in (cwd, *cwd.parents):
                 project = projects.get(str(directory))
-                if isinstance(project, Mapping):
-                    found.extend(_entries(project, f"claude-code: {path} (project {directory})"))
+                if isinstance(project, Mapping):  # Claude Code's "local" scope: private to the user
+                    source = f"claude-code: {path} (project {directory})"
+                    found.extend(_entries(project, source, user_level=True))
                     break
         local = cwd / ".mcp.json"
         found.extend(_entries(read(local), f"claude-code: {local}"))
     elif host == "cursor":
-        for path in (home / ".cursor" / "mcp.json", cwd / ".cursor" / "mcp.json"):
-            found.extend(_entries(read(path), f"cursor: {path}"))
+        # Cursor resolves ${workspaceFolder}, ${userHome} and ${env:X} in both files, as VS Code does.
+        user = home / ".cursor" / "mcp.json"
+        found.extend(_entries(read(user), f"cursor: {user}", vscode=True, workspace=cwd, user_level=True))
+        local = cwd / ".cursor" / "mcp.json"
+        found.extend(_entries(read(local), f"cursor: {local}", vscode=True, workspace=cwd))
     elif host == "vscode":
-        path = cwd / ".vscode" / "mcp.json"
-        found.extend(_entries(read(path), f"vscode: {path}", vscode=True, workspace=cwd))
+        for path in _vscode_user_files(home):
+            found.extend(_entries(read(path), f"vscode: {path}", vscode=True, workspace=cwd, user_level=True))
+        for path in (cwd / ".vscode" / "mcp.json", cwd / ".vscode" / "settings.json"):
+            found.extend(_entries(read(path), f"vscode: {path}", vscode=True, workspace=cwd))
     return found
+
+
+def _vscode_user_files(home: Path) -> list[Path]:
+    """VS Code's user-level ``mcp.json`` and ``settings.json`` (Linux honours ``$XDG_CONFIG_HOME``)."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(home / ".config")
+    directories = [Path(config) / "Code" / "User", home / "Library" / "Application Support" / "Code" / "User"]
+    return [directory / name for directory in directories for name in ("mcp.json", "settings.json")]
 
 
 def _read(path: Path) -> Any:
@@ -283,15 +345,27 @@ def _strip_json_comments(text: str) -> str:
     return "".join(out)
 
 
-def _entries(data: Any, source: str, *, vscode: bool = False, workspace: Path | None = None) -> list[Found]:
+def _entries(
+    data: Any,
+    source: str,
+    *,
+    vscode: bool = False,
+    workspace: Path | None = None,
+    user_level: bool = False,
+) -> list[Found]:
     if not isinstance(data, Mapping):
         return []
+    blocks = [data.get("mcpServers"), data.get("servers")]
+    nested = data.get("mcp")  # VS Code settings.json, as server READMEs say to paste it
+    if isinstance(nested, Mapping):
+        blocks.append(nested.get("servers"))
     found = []
-    for key in ("mcpServers", "servers"):
-        block = data.get(key)
+    for block in blocks:
         if isinstance(block, Mapping):
             for name, entry in block.items():
-                found.append(Found(str(name), entry, source, vscode=vscode, workspace=workspace))
+                found.append(
+                    Found(str(name), entry, source, vscode=vscode, workspace=workspace, user_level=user_level)
+                )
     return found
 
 
@@ -366,3 +440,124 @@ def _vscode_variables(value: Any, workspace: Path, notes: list[str]) -> Any:
         raise _Skip(f"uses ${{{kind}:{arg}}}, a VS Code variable patchbay cannot resolve")
 
     return _VSCODE_VAR.sub(replace, value)
+
+
+# ------------------------------------------------------------------------------------ secrets
+
+
+def _literal_values(entry: Mapping[str, Any]) -> list[str]:
+    """Where the entry holds values written out rather than ``${VAR}`` references: possible secrets.
+
+    Every ``env`` and ``headers`` value without a reference counts (a value is not known to be
+    harmless), and a URL with credentials or query values.
+    """
+    from .._redaction import mask_url
+
+    found = [
+        f"{field} {key}"
+        for field in ("env", "headers")
+        for key, value in (entry.get(field) or {}).items()
+        if isinstance(value, str) and value and not _references(value)
+    ]
+    url = entry.get("url")
+    if isinstance(url, str) and not _references(url) and mask_url(url) != url:
+        found.append("url")
+    return found
+
+
+def _references(text: str) -> list[str]:
+    from ..config import references
+
+    return references(text)
+
+
+def _as_references(name: str, entry: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The entry with each literal env/header/url value replaced by a ``${VAR}`` reference.
+
+    ``env`` keeps its own name (``API_KEY: ${API_KEY}``); a header becomes
+    ``${<SERVER>_<HEADER>}``, keeping an ``Authorization`` scheme (``Bearer ${GH_AUTHORIZATION}``).
+    """
+    from .._redaction import mask_url
+
+    prefix = _var_name(name)
+    variables: list[str] = []
+    entry = dict(entry)
+    env = entry.get("env")
+    if isinstance(env, Mapping):
+        entry["env"] = {k: v if _references_or_blank(v) else _ref(str(k), variables) for k, v in env.items()}
+    headers = entry.get("headers")
+    if isinstance(headers, Mapping):
+        rewritten = {}
+        for key, value in headers.items():
+            if _references_or_blank(value):
+                rewritten[key] = value
+                continue
+            scheme, sep, _rest = str(value).partition(" ")
+            reference = _ref(f"{prefix}_{_var_name(str(key))}", variables)
+            keep = sep and scheme.lower() in ("bearer", "basic", "token")
+            rewritten[key] = f"{scheme} {reference}" if keep else reference
+        entry["headers"] = rewritten
+    url = entry.get("url")
+    if isinstance(url, str) and not _references(url) and mask_url(url) != url:
+        entry["url"] = _ref(f"{prefix}_URL", variables)
+    if variables:
+        notes.append(
+            f"secret values were not copied: set {', '.join(variables)} in the environment "
+            "(the values are in the source file)"
+        )
+    return entry
+
+
+def _references_or_blank(value: Any) -> bool:
+    return not isinstance(value, str) or not value or bool(_references(value))
+
+
+def _ref(var: str, variables: list[str]) -> str:
+    variables.append(var)
+    return f"${{{var}}}"
+
+
+def _var_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper() or "VALUE"
+
+
+def _same_file(path: Path, other: Path | None) -> bool:
+    return other is not None and path.expanduser().absolute() == other.expanduser().absolute()
+
+
+# -------------------------------------------------------------------------------------- trust
+
+
+def _trust_imported(rows: list[dict[str, Any]], project: Path) -> None:
+    """Approve what landed in the project file from the user's own host files; hint at the rest.
+
+    A server from the user's Claude Desktop or editor config already runs on their machine, so it
+    is approved as ``add`` approves what the user typed. One copied from a file in the working
+    directory (a repository's ``.mcp.json``) is the kind the approval exists for: not approved.
+    """
+    from .trust import approve_added
+
+    for row in rows:
+        if row["file"] != str(project):
+            continue
+        if row["user_level"] and approve_added(project, row["name"]):
+            row["trusted"] = True
+            row["notes"].append("trusted: it came from your own configuration")
+        elif _needs_approval(project, row["name"]):
+            row["trusted"] = False
+            row["notes"].append(
+                f"not trusted yet: review it, then run `patchbay trust {row['name']}` to let it start"
+            )
+
+
+def _needs_approval(path: Path, name: str) -> bool:
+    from ..config import load_config
+    from ..trust import TrustStore, needs_trust
+
+    try:
+        server = load_config().servers.get(name)
+        if server is None or not needs_trust(server) or server.source is None:
+            return False
+        return Path(server.source).resolve() == path.resolve() and not TrustStore().is_trusted(server)
+    except errors.PatchbayError:
+        return False

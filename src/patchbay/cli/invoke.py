@@ -1,13 +1,14 @@
 """``patchbay call``, ``patchbay read`` and ``patchbay prompt``: use one tool, resource or prompt.
 
 Only the server(s) that can own the name are started: the ones whose ``mcp__<server>__`` prefix
-the name starts with, or the one named by ``SERVER TOOL`` / ``--server``; a bare original tool
-name starts the whole fleet and is resolved there (it must be unique).
+the name starts with, or the one named by ``SERVER TOOL`` / ``SERVER PROMPT`` / ``--server``; a
+bare original name starts the whole fleet and is resolved there (it must be unique).
 
 Output: text blocks are printed as they are; structured content is printed as pretty JSON unless
-it only repeats the text (``{"result": <the text>}``, which the Python SDK adds to every
-``-> str`` tool); images, audio and binary resources are written to files whose paths are
-printed. A tool result with ``isError`` prints its text to stderr and exits 5.
+it only repeats the text (the text as JSON, or ``{"result": <the text>}``, which the Python SDK
+adds to every ``-> str`` tool, or ``{"result": [...]}`` beside one text block per item); images,
+audio and binary resources are written to files whose paths are printed. A tool result with
+``isError`` prints its text to stderr and exits 5.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ._fleet import (
     split_pairs,
     state_of,
 )
-from ._output import Output
+from ._output import Output, plural
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _split_target(config: Config, target: str, rest: list[str]) -> tuple[str | None, str, list[str]]:
-    """``SERVER TOOL k=v`` or ``TOOL k=v`` -> (server, tool, pairs)."""
+    """``SERVER NAME k=v`` or ``NAME k=v`` -> (server, name, pairs), for a tool or a prompt."""
     if target in config.servers and rest and "=" not in rest[0]:
         return target, rest[0], rest[1:]
     return None, target, rest
@@ -169,7 +170,13 @@ def read(
 def prompt(
     ctx: typer.Context,
     *,
-    name: Annotated[str, typer.Argument(help="mcp__SERVER__PROMPT, or the prompt's own name if unique.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="mcp__SERVER__PROMPT, SERVER followed by PROMPT, or the prompt's own name if unique.",
+            metavar="PROMPT",
+        ),
+    ],
     arguments: Annotated[
         list[str] | None,
         typer.Argument(help="key=value arguments (sent as strings).", metavar="KEY=VALUE"),
@@ -184,8 +191,10 @@ def prompt(
     state = state_of(ctx)
     output = state.output(json_)
     config = state.load()
+    named_server, name, pairs = _split_target(config, target, list(arguments or []))
+    server = server or named_server
     names = _servers_for(config, name, server)
-    args = dict(split_pairs(arguments or ()))  # prompt arguments are strings: no JSON coercion
+    args = dict(split_pairs(pairs))  # prompt arguments are strings: no JSON coercion
 
     async def run() -> Any:
         async with open_fleet(config, names) as manager:
@@ -268,7 +277,8 @@ def _print_blocks(output: Output, blocks: list[Any], save_dir: Path | None, stem
             output.print(str(block.text))
         elif kind in ("image", "audio"):
             path = saver.save(block.data, block.mime_type)
-            output.print(f"[{kind}: {block.mime_type}, {path.stat().st_size} bytes] saved to {path}")
+            size = plural(path.stat().st_size, "byte")
+            output.print(f"[{kind}: {block.mime_type}, {size}] saved to {path}")
         elif kind == "resource_link":
             output.print(f"[resource link: {block.uri}]")
         elif kind == "resource":
@@ -276,7 +286,7 @@ def _print_blocks(output: Output, blocks: list[Any], save_dir: Path | None, stem
         elif getattr(block, "blob", None) is not None:
             mime = getattr(block, "mime_type", None) or "application/octet-stream"
             path = saver.save(block.blob, mime)
-            output.print(f"[{block.uri}: {mime}, {path.stat().st_size} bytes] saved to {path}")
+            output.print(f"[{block.uri}: {mime}, {plural(path.stat().st_size, 'byte')}] saved to {path}")
         else:
             output.print(f"[{kind or type(block).__name__}]")
 
@@ -312,18 +322,33 @@ def _stem(text: str) -> str:
 
 
 def _repeats_text(structured: dict[str, Any], blocks: list[Any]) -> bool:
-    """Whether structured content says nothing the printed text did not (SDK ``{"result": ...}``)."""
+    """Whether structured content says nothing the printed text did not.
+
+    The shapes the Python SDK produces: the text is the structured content as JSON; ``{"result":
+    <the text>}`` for a ``-> str`` or ``-> int`` tool; ``{"result": [...]}`` for a ``-> list``
+    tool, whose text is one block per item.
+    """
     texts = [str(b.text) for b in blocks if getattr(b, "type", None) == "text"]
     if not texts:
         return False
     joined = "\n".join(texts)
-    try:
-        parsed: Any = json.loads(joined)
-    except json.JSONDecodeError:
-        parsed = joined
+    parsed = _parsed(joined)
     if structured == parsed:
         return True
-    return set(structured) == {"result"} and structured["result"] in (parsed, joined)
+    if set(structured) != {"result"}:
+        return False
+    result = structured["result"]
+    if result in (parsed, joined):
+        return True
+    return isinstance(result, list) and len(result) == len(texts) and result == [_parsed(t) for t in texts]
+
+
+def _parsed(text: str) -> Any:
+    """The text as JSON when it is JSON, else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 __all__ = ["call", "prompt", "read"]

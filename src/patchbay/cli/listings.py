@@ -13,7 +13,15 @@ from typing import Annotated, Any
 
 import typer
 
-from ._fleet import ensure_ready, not_ready, open_fleet, report_not_ready, require_server, state_of
+from ._fleet import (
+    ConnectTimeoutOpt,
+    ensure_ready,
+    not_ready,
+    open_fleet,
+    report_not_ready,
+    require_server,
+    state_of,
+)
 from ._output import Output, first_line, safe_text
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
@@ -28,7 +36,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _collect(
-    ctx: typer.Context, server: str | None, json_flag: bool, pick: Callable[[Any, str | None], list[Any]]
+    ctx: typer.Context,
+    server: str | None,
+    json_flag: bool,
+    pick: Callable[[Any, str | None], list[Any]],
+    connect_timeout: float | None = None,
 ) -> tuple[Output, list[Any], list[dict[str, Any]]]:
     """Start the servers, then (output, items, problems) for the chosen kind of item."""
     import anyio
@@ -40,10 +52,11 @@ def _collect(
         require_server(config, server)
 
     async def gather() -> tuple[list[Any], list[dict[str, Any]]]:
-        async with open_fleet(config, None if server is None else [server]) as manager:
+        names = None if server is None else [server]
+        async with open_fleet(config, names, connect_timeout=connect_timeout, output=output) as manager:
             if server is not None:
-                ensure_ready(manager, server)
-            return pick(manager, server), not_ready(manager)
+                ensure_ready(manager, server, connect_timeout)
+            return pick(manager, server), not_ready(manager, connect_timeout)
 
     items, problems = anyio.run(gather)
     if not output.json_mode:
@@ -57,9 +70,10 @@ def tools(
     server: ServerArg = None,
     schema: Annotated[bool, typer.Option("--schema", help="Show input and output schemas.")] = False,
     json_: JsonFlag = False,
+    connect_timeout: ConnectTimeoutOpt = None,
 ) -> None:
     """Tools, by the namespaced name you call them with (mcp__SERVER__TOOL)."""
-    output, items, problems = _collect(ctx, server, json_, lambda m, s: m.tools(s))
+    output, items, problems = _collect(ctx, server, json_, lambda m, s: m.tools(s), connect_timeout)
     if output.json_mode:
         output.json({"tools": [t.to_dict() for t in items], "errors": problems})
         return
@@ -72,9 +86,14 @@ def tools(
     )
 
 
-def resources(ctx: typer.Context, server: ServerArg = None, json_: JsonFlag = False) -> None:
+def resources(
+    ctx: typer.Context,
+    server: ServerArg = None,
+    json_: JsonFlag = False,
+    connect_timeout: ConnectTimeoutOpt = None,
+) -> None:
     """Concrete resources (read them with `patchbay read URI`)."""
-    output, items, problems = _collect(ctx, server, json_, lambda m, s: m.resources(s))
+    output, items, problems = _collect(ctx, server, json_, lambda m, s: m.resources(s), connect_timeout)
     if output.json_mode:
         output.json({"resources": [r.to_dict() for r in items], "errors": problems})
         return
@@ -84,9 +103,16 @@ def resources(ctx: typer.Context, server: ServerArg = None, json_: JsonFlag = Fa
     )
 
 
-def templates(ctx: typer.Context, server: ServerArg = None, json_: JsonFlag = False) -> None:
+def templates(
+    ctx: typer.Context,
+    server: ServerArg = None,
+    json_: JsonFlag = False,
+    connect_timeout: ConnectTimeoutOpt = None,
+) -> None:
     """Resource templates: URI patterns a server can read but does not list."""
-    output, items, problems = _collect(ctx, server, json_, lambda m, s: m.resource_templates(s))
+    output, items, problems = _collect(
+        ctx, server, json_, lambda m, s: m.resource_templates(s), connect_timeout
+    )
     if output.json_mode:
         output.json({"resource_templates": [t.to_dict() for t in items], "errors": problems})
         return
@@ -99,9 +125,14 @@ def templates(ctx: typer.Context, server: ServerArg = None, json_: JsonFlag = Fa
     )
 
 
-def prompts(ctx: typer.Context, server: ServerArg = None, json_: JsonFlag = False) -> None:
+def prompts(
+    ctx: typer.Context,
+    server: ServerArg = None,
+    json_: JsonFlag = False,
+    connect_timeout: ConnectTimeoutOpt = None,
+) -> None:
     """Prompts, by namespaced name (render one with `patchbay prompt NAME key=value ...`)."""
-    output, items, problems = _collect(ctx, server, json_, lambda m, s: m.prompts(s))
+    output, items, problems = _collect(ctx, server, json_, lambda m, s: m.prompts(s), connect_timeout)
     if output.json_mode:
         output.json({"prompts": [p.to_dict() for p in items], "errors": problems})
         return

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._fleet import open_fleet, require_server, state_of
-from ._output import Output, ms, safe_text, state_text
+from ._fleet import ConnectTimeoutOpt, did_not_answer, open_fleet, require_server, state_of
+from ._output import Output, ms, plural, safe_text, state_text
 
 if TYPE_CHECKING:
     from ..config import Config, ServerConfig
@@ -25,21 +25,26 @@ def register(app: typer.Typer) -> None:
     app.command("get")(get_server)
 
 
-def list_servers(ctx: typer.Context, json_: JsonFlag = False) -> None:
+def list_servers(
+    ctx: typer.Context, json_: JsonFlag = False, connect_timeout: ConnectTimeoutOpt = None
+) -> None:
     """Every configured server: transport, state, tool/resource/prompt counts, time to connect."""
     import anyio
 
     state = state_of(ctx)
     output = state.output(json_)
     config = state.load()
-    statuses = anyio.run(_statuses, config, None)
+    statuses = anyio.run(_statuses, config, None, connect_timeout, output)
     rows = [_server_summary(config.servers[name], status) for name, status in statuses.items()]
     if output.json_mode:
         output.json({"servers": rows})
         return
+    hint = None if state.config_files else _claude_code_hint()
     if not rows:
-        output.note("no servers configured; add one with `patchbay add NAME -- COMMAND [ARGS...]`")
+        output.note(hint or "no servers configured; add one with `patchbay add NAME -- COMMAND [ARGS...]`")
         return
+    if hint:
+        output.note(hint)
     output.table(
         ["NAME", "TRANSPORT", "STATE", "TOOLS", "RESOURCES", "PROMPTS", "CONNECT"],
         [
@@ -78,9 +83,36 @@ def get_server(
     _print_detail(output, detail)
 
 
-async def _statuses(config: Config, names: list[str] | None) -> dict[str, dict[str, Any]]:
-    async with open_fleet(config, names) as manager:
-        return manager.status()
+def _claude_code_hint() -> str | None:
+    """A suggestion when this folder has Claude Code's ``.mcp.json`` but no patchbay project file."""
+    import os
+    from pathlib import Path
+
+    from ..config import ENV_VAR, find_project_config
+
+    cwd = Path.cwd()
+    if not (cwd / ".mcp.json").is_file() or find_project_config(cwd) is not None or os.environ.get(ENV_VAR):
+        return None
+    return (
+        "this folder has a .mcp.json (Claude Code's servers) but no patchbay project file: "
+        "use it as it is with `patchbay -c .mcp.json list`, or copy its servers with "
+        "`patchbay import claude-code`"
+    )
+
+
+async def _statuses(
+    config: Config,
+    names: list[str] | None,
+    connect_timeout: float | None = None,
+    output: Output | None = None,
+) -> dict[str, dict[str, Any]]:
+    async with open_fleet(config, names, connect_timeout=connect_timeout, output=output) as manager:
+        statuses = manager.status()
+    if connect_timeout is not None:  # still connecting when the wait ran out: say so
+        for status in statuses.values():
+            if status["state"] == "connecting" and not status.get("error"):
+                status["error"] = did_not_answer(connect_timeout)
+    return statuses
 
 
 def _count(row: dict[str, Any], key: str) -> str:
@@ -182,7 +214,13 @@ def _print_detail(output: Output, d: dict[str, Any]) -> None:
     if d["state"] == "ready":
         line(
             "offers",
-            f"{d['tools']} tools, {d['resources']} resources, "
-            f"{d['resource_templates']} templates, {d['prompts']} prompts",
+            ", ".join(
+                (
+                    plural(d["tools"], "tool"),
+                    plural(d["resources"], "resource"),
+                    plural(d["resource_templates"], "template"),
+                    plural(d["prompts"], "prompt"),
+                )
+            ),
         )
         line("connected in", ms(d["connect_ms"]))
