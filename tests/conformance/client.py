@@ -21,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -57,6 +58,19 @@ async def canned_sampling(request: SamplingRequest) -> dict[str, Any]:
     return {"role": "assistant", "content": {"type": "text", "text": "ok"}, "model": "conformance"}
 
 
+def pinned_issuer(url: str) -> str:
+    """The authorization server a user would pin with ``issuer:`` for client credentials.
+
+    patchbay sends client credentials only to the pinned issuer (or the server's own origin); the
+    scenarios run their authorization server on another port, so the user's step of looking it up
+    is done here, from the resource's protected-resource metadata (RFC 9728).
+    """
+    parsed = urlsplit(url)
+    prm = f"{parsed.scheme}://{parsed.netloc}/.well-known/oauth-protected-resource{parsed.path}"
+    servers: list[str] = httpx2.get(prm, timeout=10).json()["authorization_servers"]
+    return servers[0]
+
+
 def server_entry(url: str, scenario: str, context: dict[str, Any]) -> dict[str, Any]:
     entry: dict[str, Any] = {"url": url, "transport": "http", "reconnect": {"attempts": 0}}
     if not scenario.startswith("auth/") or scenario == "auth/cross-app-access-complete-flow":
@@ -66,6 +80,7 @@ def server_entry(url: str, scenario: str, context: dict[str, Any]) -> dict[str, 
             "type": "client_credentials",
             "client_id": context["client_id"],
             "client_secret": context["client_secret"],
+            "issuer": pinned_issuer(url),
         }
     elif scenario == "auth/client-credentials-jwt":
         entry["auth"] = {
@@ -73,6 +88,7 @@ def server_entry(url: str, scenario: str, context: dict[str, Any]) -> dict[str, 
             "client_id": context["client_id"],
             "private_key": context["private_key_pem"],
             "signing_algorithm": context.get("signing_algorithm", "ES256"),
+            "issuer": pinned_issuer(url),
         }
     elif "client_id" in context:  # pre-registration
         entry["auth"] = {"client_id": context["client_id"], "client_secret": context.get("client_secret")}
