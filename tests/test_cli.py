@@ -278,6 +278,9 @@ def test_one_server_commands_start_only_that_server(cli: Cli) -> None:
         "input_schema",
         "output_schema",
         "annotations",
+        "icons",
+        "execution",
+        "meta",
     }
     assert tools.json["errors"] == []
     assert cli("-c", fleet, "call", "mcp__echo__echo", "text=hi").out == "hi\n"

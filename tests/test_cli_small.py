@@ -84,3 +84,16 @@ def test_list_suggests_the_claude_code_file(cli: Cli) -> None:
     used = cli("-c", ".mcp.json", "list")
     assert re.search(r"^fast\s+stdio\s+✔ ready", used.out, re.MULTILINE)
     assert ".mcp.json" not in used.err  # the file is in use: no suggestion
+
+
+def test_json_listings_keep_the_servers_meta_and_icons(cli: Cli) -> None:
+    """``_meta`` (MCP Apps' ``ui.resourceUri``, vendor keys) and icons reach ``tools --json``."""
+    fleet = cli.fleet(probe={"command": PY, "args": [str(SERVERS / "probe.py")]})
+    tools = {t["original_name"]: t for t in cli("--json", "-c", fleet, "tools").json["tools"]}
+    widget = tools["widget"]
+    assert widget["meta"] == {"ui": {"resourceUri": "ui://probe/widget"}, "example.com/flag": "probe"}
+    assert widget["icons"]
+    assert widget["icons"][0]["src"]
+    assert widget["annotations"]["readOnlyHint"] is True
+    resources = {r["uri"]: r for r in cli("--json", "-c", fleet, "resources").json["resources"]}
+    assert set(resources["ui://probe/widget"]) >= {"meta", "icons", "annotations"}

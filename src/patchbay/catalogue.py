@@ -64,6 +64,9 @@ class Tool:
             "input_schema": self.input_schema,
             "output_schema": self.output_schema,
             "annotations": self.annotations,
+            "icons": _listed(self.icons),
+            "execution": self.execution,
+            "meta": self.meta,
         }
 
 
@@ -97,6 +100,8 @@ class Prompt:
             "arguments": [
                 {"name": a.name, "description": a.description, "required": a.required} for a in self.arguments
             ],
+            "icons": _listed(self.icons),
+            "meta": self.meta,
         }
 
 
@@ -124,6 +129,9 @@ class Resource:
             "description": self.description,
             "mime_type": self.mime_type,
             "size": self.size,
+            "icons": _listed(self.icons),
+            "annotations": self.annotations,
+            "meta": self.meta,
         }
 
 
@@ -149,10 +157,18 @@ class ResourceTemplate:
             "title": self.title,
             "description": self.description,
             "mime_type": self.mime_type,
+            "icons": _listed(self.icons),
+            "annotations": self.annotations,
+            "meta": self.meta,
         }
 
     def matches(self, uri: str) -> bool:
         return _template_regex(self.uri_template).fullmatch(uri) is not None
+
+
+def _listed(icons: tuple[dict[str, Any], ...] | None) -> list[dict[str, Any]] | None:
+    """Icons as the JSON list the server sent (kept as a tuple on the frozen dataclass)."""
+    return None if icons is None else list(icons)
 
 
 @functools.lru_cache(maxsize=1024)

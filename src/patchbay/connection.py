@@ -927,6 +927,13 @@ class Connection:
         """Subscribe to (or drop) ``resources/updated`` for ``uri``; returns once the server agreed."""
 
         async def operation(client: Client, _scope: anyio.CancelScope) -> None:
+            caps = client.session.server_capabilities
+            if not (caps is not None and caps.resources is not None and caps.resources.subscribe):
+                self.subscriptions.discard(uri)
+                if not subscribe:
+                    return  # nothing can have been subscribed: nothing to send
+                offer = "the server does not offer resource subscriptions"
+                raise errors.NotSupported(self.name, f"cannot subscribe to {uri!r}: {offer}")
             if not self._is_modern(client):
                 await self._legacy_subscribe(client, uri, subscribe=subscribe)
                 self._change_subscriptions(uri, subscribe)

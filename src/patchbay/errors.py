@@ -14,11 +14,13 @@ occur, so callers catch patchbay's types and never need to import a transport li
     │   ├── ConnectionLost      the connection died while a request was in flight
     │   ├── RequestTimeout      a request passed its deadline (it was cancelled on the server)
     │   │   └── ToolTimeout     ... and that request was a tool call
+    │   ├── InvalidArguments    a prompt's arguments do not match its listing, or the server said so
+    │   ├── NotSupported        the server does not offer this (e.g. no ``resources.subscribe``)
     │   └── ProtocolError       the server answered a request with a JSON-RPC error
     ├── NotFoundError           a catalogue lookup found nothing (also a ``LookupError``)
     │   ├── ToolNotFound
     │   ├── PromptNotFound
-    │   └── ResourceNotFound    (also raised when a URI matches more than one server)
+    │   └── ResourceNotFound    (also: a URI matching several servers, or one the server says it lacks)
     └── InvalidToolCall         ``execute`` got no provider's tool-call shape (also a ``ValueError``)
 
 A tool that *runs* and reports failure is not an exception: ``call_tool`` returns a
@@ -35,8 +37,10 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "ConnectionLost",
+    "InvalidArguments",
     "InvalidToolCall",
     "NotFoundError",
+    "NotSupported",
     "PatchbayError",
     "PromptNotFound",
     "ProtocolError",
@@ -145,6 +149,15 @@ class ToolTimeout(RequestTimeout):
     """A tool call passed its deadline."""
 
 
+class InvalidArguments(ServerError, ValueError):
+    """The arguments do not fit: a prompt's required argument is missing or an unknown one was
+    passed (checked against its listing before sending), or the server refused them (``-32602``)."""
+
+
+class NotSupported(ServerError):
+    """The server does not advertise the capability this needs, so the request is not sent."""
+
+
 class ProtocolError(ServerError):
     """The server answered with a JSON-RPC error; ``code`` and ``data`` are the server's own."""
 
@@ -155,7 +168,30 @@ class ProtocolError(ServerError):
 
 
 class NotFoundError(PatchbayError, LookupError):
-    """A catalogue lookup found nothing under that name."""
+    """A catalogue lookup found nothing under that name.
+
+    ``server`` is set when one server said so. ``candidates`` lists the servers that offer the name
+    when it is ambiguous (a bare name or a URI offered by several); then the message ends with how
+    to choose one, which a front end can phrase in its own terms with ``advice``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        server: str | None = None,
+        candidates: tuple[str, ...] = (),
+        choose: str = "",
+    ) -> None:
+        self.server = server
+        self.candidates = candidates
+        self.detail = message
+        self._choose = choose
+        super().__init__(self.advice("server="))
+
+    def advice(self, server_option: str) -> str:
+        """The message, with ``server_option`` (``server=``, ``--server`` ...) in its advice."""
+        return self.detail + self._choose.replace("{option}", server_option)
 
 
 class ToolNotFound(NotFoundError):

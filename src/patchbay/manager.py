@@ -499,9 +499,18 @@ class MCPManager:
             return errors.ServerUnavailable(
                 owner.name, owner.state.value, owner.unavailable_message(), next_retry_at=owner.next_retry_at
             )
-        known = list(self.catalogue.tools if kind == "tool" else self.catalogue.prompts)
+        entries = self.catalogue.tools if kind == "tool" else self.catalogue.prompts
         error = errors.ToolNotFound if kind == "tool" else errors.PromptNotFound
-        return error(_not_found(kind, name, known))
+        if server is None:
+            same = [e for e in entries.values() if e.original_name == name]
+            if len(same) > 1:  # a bare name two servers offer: say so, and how to pick one
+                owners = [e.server for e in same]
+                return error(
+                    f"{kind} {name!r} is offered by {_and(owners)}: use {same[0].name}",
+                    candidates=tuple(owners),
+                    choose=" or pass {option}",
+                )
+        return error(_not_found(kind, name, list(entries)))
 
     # ------------------------------------------------------------------------------ requests
 
@@ -565,6 +574,7 @@ class MCPManager:
         prompt: Prompt = await self._resolve("prompt", name, server, timeout)
         conn = self._get(prompt.server)
         args = {k: v if isinstance(v, str) else _json(v) for k, v in (arguments or {}).items()}
+        _check_prompt_arguments(prompt, args)
 
         async def operation(client: Client, _scope: anyio.CancelScope) -> PromptResult:
             result = await client.get_prompt(prompt.original_name, args, meta=conn.request_meta())  # type: ignore[arg-type]
@@ -575,7 +585,12 @@ class MCPManager:
                 messages=list(result.messages),
             )
 
-        return await conn.request(f"prompt {prompt.original_name!r}", operation, timeout=timeout)
+        try:
+            return await conn.request(f"prompt {prompt.original_name!r}", operation, timeout=timeout)
+        except errors.ProtocolError as exc:
+            if exc.code == _INVALID_PARAMS:
+                raise errors.InvalidArguments(prompt.server, _reason(exc)) from None
+            raise
 
     async def read_resource(
         self, uri: str, server: str | None = None, *, timeout: float | None = None
@@ -588,18 +603,26 @@ class MCPManager:
             result = await client.read_resource(uri, meta=conn.request_meta())  # type: ignore[arg-type]
             return ResourceResult(server=conn.name, uri=uri, contents=list(result.contents))
 
-        return await conn.request(f"resource {uri!r}", operation, timeout=timeout)
+        try:
+            return await conn.request(f"resource {uri!r}", operation, timeout=timeout)
+        except errors.ProtocolError as exc:
+            if exc.code in (_INVALID_PARAMS, _RESOURCE_NOT_FOUND):  # the server has no such resource
+                raise errors.ResourceNotFound(f"{conn.name}: {_reason(exc)}", server=conn.name) from None
+            raise
 
     def _server_for_uri(self, uri: str, server: str | None) -> str:
         if server is None:
             candidates = self.catalogue.servers_for_uri(uri)
             if not candidates:
                 raise errors.ResourceNotFound(
-                    f"no server lists {uri!r} or has a template matching it; pass server= to read it anyway"
+                    f"no server lists {uri!r} or has a template matching it",
+                    choose="; pass {option} to read it anyway",
                 )
             if len(candidates) > 1:
                 raise errors.ResourceNotFound(
-                    f"{uri!r} is offered by several servers ({', '.join(candidates)}); pass server= to choose"
+                    f"{uri!r} is offered by several servers ({', '.join(candidates)})",
+                    candidates=tuple(candidates),
+                    choose="; pass {option} to choose",
                 )
             server = candidates[0]
         return server
@@ -746,6 +769,38 @@ class MCPManager:
         from .formats import execute_all
 
         return await execute_all(self, tool_calls, servers=servers, timeout=timeout)
+
+
+_INVALID_PARAMS = -32602
+"""What a server answers for an unknown resource or a prompt's bad arguments."""
+_RESOURCE_NOT_FOUND = -32002
+"""The 2025 revisions' own code for "resource not found"."""
+
+
+def _reason(exc: errors.ProtocolError) -> str:
+    """A server's refusal without the server name and code the ``ProtocolError`` message adds."""
+    return str(exc).removeprefix(f"{exc.server}: ").removesuffix(f" (code {exc.code})")
+
+
+def _check_prompt_arguments(prompt: Prompt, arguments: Mapping[str, str]) -> None:
+    """Refuse, before sending, arguments the prompt's listing rules out; the message names them."""
+    declared = [a.name for a in prompt.arguments]
+    missing = [a.name for a in prompt.arguments if a.required and a.name not in arguments]
+    unknown = [k for k in arguments if k not in declared]
+    problems = []
+    if missing:
+        problems.append(f"missing required argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+    if problems:
+        takes = f"it takes: {', '.join(declared)}" if declared else "it takes no arguments"
+        raise errors.InvalidArguments(
+            prompt.server, f"prompt {prompt.original_name!r}: {'; '.join(problems)} ({takes})"
+        )
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _json(value: Any) -> str:

@@ -9,7 +9,8 @@ code   meaning
 2      config error: a config file cannot be read or is invalid
 3      authorisation required (``AuthRequired``, a server in state ``needs_auth``)
 4      a server is unreachable, failed, timed out or broke the protocol
-5      the tool ran and returned an error (``isError``)
+5      the tool ran and returned an error (``isError``), or the server or its listing
+       refused the arguments (``InvalidArguments``)
 130    interrupted (Ctrl-C)
 =====  ==========================================================================
 
@@ -47,6 +48,7 @@ _BY_TYPE: tuple[tuple[type[BaseException], int], ...] = (
     (errors.AuthRequired, AUTH),
     (errors.ServerNotFound, USAGE),
     (errors.NotFoundError, USAGE),
+    (errors.InvalidArguments, TOOL_ERROR),  # the server (or its listing) said no to these arguments
     (errors.ServerError, SERVER),
     (errors.PatchbayError, SERVER),
 )
@@ -65,9 +67,19 @@ def exit_code_for(exc: BaseException) -> int:
     return SERVER
 
 
+def message_for(exc: BaseException) -> str:
+    """The error's message in CLI terms: advice to pass ``--server``, not the library's ``server=``."""
+    if isinstance(exc, errors.NotFoundError):
+        return exc.advice("--server")
+    return str(exc)
+
+
 def error_object(exc: BaseException, code: int) -> dict[str, Any]:
     """The ``--json`` form of an error: ``{"error": {...}}`` (documented in docs/cli.md)."""
-    body: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "exit_code": code}
+    body: dict[str, Any] = {"type": type(exc).__name__, "message": message_for(exc), "exit_code": code}
+    candidates = getattr(exc, "candidates", ())
+    if candidates:
+        body["candidates"] = list(candidates)
     server = getattr(exc, "server", None)
     if isinstance(server, str):
         body["server"] = server

@@ -168,7 +168,7 @@ def _report(exc: BaseException, code: int, json_mode: bool, message: str | None 
     from ._output import Output
 
     output = Output(json_mode=json_mode)
-    text = message or str(exc) or type(exc).__name__
+    text = message or _exit.message_for(exc) or type(exc).__name__
     output.error(text.strip().replace("\n", " | ") if code != _exit.USAGE else text)
     if json_mode:
         output.json(_exit.error_object(exc, code) if message is None else _usage_object(text, code))

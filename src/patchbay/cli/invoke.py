@@ -112,6 +112,7 @@ def call(
                     report_not_ready(output, not_ready(manager))
                 raise
             args = parse_arguments(pairs, json_args, tool.input_schema)
+            _warn_unknown_arguments(output, tool.original_name, tool.input_schema, args)
             with _ProgressDisplay(output, tool.name) as progress:
                 return await manager.call_tool(
                     tool.name,
@@ -133,6 +134,18 @@ def call(
             output.print(json.dumps(structured, indent=2, ensure_ascii=False))
     if result.is_error:
         raise typer.Exit(_exit.TOOL_ERROR)
+
+
+def _warn_unknown_arguments(output: Output, tool: str, schema: dict[str, Any], args: dict[str, Any]) -> None:
+    """A typo'd argument name is sent (the server judges), but said out loud: most servers ignore it."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or schema.get("additionalProperties") not in (None, False):
+        return  # no declared names, or the schema welcomes any: nothing to compare against
+    unknown = [name for name in args if name not in properties]
+    if unknown:
+        takes = f"it takes: {', '.join(properties)}" if properties else "it takes no arguments"
+        word = "argument" if len(unknown) == 1 else "arguments"
+        output.warn(f"{tool} does not declare the {word} {', '.join(unknown)}; sent anyway ({takes})")
 
 
 def read(
