@@ -288,6 +288,47 @@ async def test_list_changed_reaches_a_2026_listener(fleet: Fleet) -> None:
                         break
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_search_mode_shows_two_tools_and_reaches_every_one(fleet: Fleet, mode: str) -> None:
+    fleet.echo("echo").probe("p", "one")
+    async with Client(fleet.stdio("--mode", "search"), mode=mode) as client:
+        tools = (await client.list_tools()).tools
+        assert [t.name for t in tools] == ["patchbay_search_tools", "patchbay_call_tool"]
+        assert sum(len(json.dumps(t.model_dump(by_alias=True, exclude_none=True))) for t in tools) < 2000
+        found = json.loads(
+            _text(await client.call_tool("patchbay_search_tools", {"query": "add two numbers"}))
+        )
+        assert found["tools"][0]["name"] == "mcp__echo__add"
+        assert found["tools"][0]["input_schema"]["required"] == ["a", "b"]
+        added = await client.call_tool(
+            "patchbay_call_tool", {"name": "mcp__echo__add", "arguments": {"a": 2, "b": 3}}
+        )
+        assert (added.is_error, _text(added)) == (False, "5")
+        widget = await client.call_tool(
+            "patchbay_call_tool", {"name": "mcp__p__widget", "arguments": {"text": "x"}}
+        )
+        assert _text(widget) == "one: x"
+        # Mistakes come back as tool errors a model can read; the session stays up.
+        bad = await client.call_tool("patchbay_call_tool", {"arguments": {}})
+        assert bad.is_error
+        assert "'name' is a required property" in _text(bad)
+        typo = await client.call_tool("patchbay_call_tool", {"name": "mcp__echo__ad", "arguments": {}})
+        assert typo.is_error
+        assert "did you mean mcp__echo__add" in _text(typo)
+        assert "patchbay_search_tools" in _text(typo)
+        none = json.loads(_text(await client.call_tool("patchbay_search_tools", {"query": "zzzqqq"})))
+        assert none == {"tools": [], "hint": "No tool matched; search again with other words."}
+
+
+async def test_search_mode_with_prefix_none_answers_with_the_shown_names(fleet: Fleet) -> None:
+    fleet.echo("echo")
+    async with Client(fleet.stdio("--mode", "search", "--prefix", "none"), mode="legacy") as client:
+        found = json.loads(_text(await client.call_tool("patchbay_search_tools", {"query": "echo text"})))
+        assert "echo" in [t["name"] for t in found["tools"]]
+        echoed = await client.call_tool("patchbay_call_tool", {"name": "echo", "arguments": {"text": "hi"}})
+        assert _text(echoed) == "hi"
+
+
 async def test_prefix_none_passes_names_and_refuses_collisions(fleet: Fleet) -> None:
     fleet.probe("p", "one")
     async with Client(fleet.stdio("--prefix", "none"), mode="legacy") as client:

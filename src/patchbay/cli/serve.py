@@ -51,6 +51,14 @@ def serve(
             help="mcp: tools as mcp__SERVER__TOOL (default); none: the servers' own names (a clash: error).",
         ),
     ] = "mcp",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            metavar="all|search",
+            help="all: every tool (default); search: only patchbay_search_tools and patchbay_call_tool.",
+        ),
+    ] = "all",
     token_file: Annotated[
         Path | None,
         typer.Option(
@@ -79,6 +87,8 @@ def serve(
 
     if prefix not in ("mcp", "none"):
         raise UsageError(f"--prefix must be 'mcp' or 'none', not {prefix!r}")
+    if mode not in ("all", "search"):
+        raise UsageError(f"--mode must be 'all' or 'search', not {mode!r}")
     state = state_of(ctx)
     config = state.load()
     tokens = _tokens(token, token_file)
@@ -99,7 +109,7 @@ def serve(
     elif tokens and (token is not None or token_file is not None):
         raise UsageError("--token and --token-file apply to --http and --sse only")
     try:
-        anyio.run(lambda: run_gateway(config, http=options, prefix=prefix == "mcp"))
+        anyio.run(lambda: run_gateway(config, http=options, prefix=prefix == "mcp", mode=mode))
     except KeyboardInterrupt:
         return
 

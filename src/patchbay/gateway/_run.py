@@ -84,6 +84,7 @@ async def serve(
     *,
     http: HttpOptions | None = None,
     prefix: bool = True,
+    mode: str = "all",
     trust_project: bool = False,
 ) -> None:
     """Serve the fleet of ``config`` until the downstream side ends; closes every upstream."""
@@ -94,7 +95,7 @@ async def serve(
         check_http_security(http)
     try:
         async with MCPManager(config, wait=False, trust_project=trust_project) as manager:
-            gateway = Gateway(manager, prefix=prefix)
+            gateway = Gateway(manager, prefix=prefix, mode=mode)
             if not prefix:  # a name clash is a start-up error, so the fleet must be up first
                 await gateway.settle()
                 collisions = gateway.collisions()

@@ -18,6 +18,7 @@ events into downstream notifications:
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,8 @@ from mcp.server.subscriptions import (
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from .. import errors
+from .. import _invoke, errors
+from ..catalogue import Tool
 from ..events import CatalogueChanged, ServerStateChanged
 from ..events import ResourceUpdated as FleetResourceUpdated
 from ._names import Names
@@ -86,11 +88,16 @@ class Gateway:
     servers share is then shown for the first in config order and listed in ``collisions()``.
     """
 
-    def __init__(self, manager: MCPManager, *, prefix: bool = True, name: str = "patchbay") -> None:
+    def __init__(
+        self, manager: MCPManager, *, prefix: bool = True, mode: str = "all", name: str = "patchbay"
+    ) -> None:
         from .. import __version__
 
+        if mode not in ("all", "search"):
+            raise ValueError(f"mode must be 'all' or 'search', not {mode!r}")
         self.manager = manager
         self.prefix = prefix
+        self.mode = mode
         self._names: Names | None = None
         self._bus = InMemorySubscriptionBus()
         self._listen = ListenHandler(self._bus)
@@ -155,6 +162,8 @@ class Gateway:
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        if self.mode == "search":  # the two meta-tools, whatever the fleet offers
+            return types.ListToolsResult(tools=[types.Tool.model_validate(w) for w in _search_wire()])
         names = await self._current()
         return types.ListToolsResult(tools=[types.Tool.model_validate(w) for w in names.wire_tools()])
 
@@ -162,9 +171,29 @@ class Gateway:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         names = await self._current()
-        tool = names.tools.get(params.name)
+        name, arguments = params.name, params.arguments or {}
+        if self.mode == "search" and name in (_invoke.SEARCH_TOOL, _invoke.CALL_TOOL):
+            if name == _invoke.SEARCH_TOOL:
+                return _search(names, arguments)
+            problems = _invoke.validate_arguments(_invoke.CALL_SPEC.input_schema, arguments)
+            if problems:
+                return _tool_error(_invoke.argument_error(name, _invoke.CALL_SPEC.input_schema, problems))
+            name, arguments = str(arguments["name"]), arguments.get("arguments") or {}
+            if not isinstance(arguments, dict):
+                return _tool_error(f"'arguments' for {name!r} must be a JSON object")
+        tool = names.tools.get(name)
         if tool is None:
-            return _tool_error(_unknown("tool", params.name, list(names.tools)))
+            hint = f"; use {_invoke.SEARCH_TOOL} to find the right name" if self.mode == "search" else ""
+            return _tool_error(_unknown("tool", name, list(names.tools)) + hint)
+        return await self._call(ctx, params, tool, arguments)
+
+    async def _call(
+        self,
+        ctx: ServerRequestContext[Any],
+        params: types.CallToolRequestParams,
+        tool: Tool,
+        arguments: dict[str, Any],
+    ) -> types.CallToolResult:
         progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
         if params.meta is not None and params.meta.get("progress_token") is not None:
             session = ctx.session
@@ -173,7 +202,7 @@ class Gateway:
                 await session.report_progress(value, total, message)
 
         try:
-            result = await self.manager.call_tool(tool.name, params.arguments or {}, progress=progress)
+            result = await self.manager.call_tool(tool.name, arguments, progress=progress)
         except errors.PatchbayError as exc:
             return _tool_error(str(exc))
         return types.CallToolResult(
@@ -334,7 +363,7 @@ class Gateway:
     def _snapshot(self) -> dict[str, Any]:
         names = self.names()
         return {
-            "tools": names.wire_tools(),
+            "tools": names.wire_tools() if self.mode == "all" else None,  # search: always the two
             "prompts": names.wire_prompts(),
             "resources": (names.wire_resources(), names.wire_templates()),
         }
@@ -408,6 +437,46 @@ def _session_key(ctx: ServerRequestContext[Any]) -> str | None:
     query = getattr(request, "query_params", None)
     sse_session = query.get("session_id") if query is not None else None  # the legacy SSE transport
     return f"sse:{sse_session}" if sse_session else None
+
+
+def _search_wire() -> list[dict[str, Any]]:
+    """``--mode search``: the library's two meta-tools, as wire ``Tool`` objects."""
+    read_only = {"readOnlyHint": True, "openWorldHint": False}
+    return [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "inputSchema": spec.input_schema,
+            **({"annotations": read_only} if spec is _invoke.SEARCH_SPEC else {}),
+        }
+        for spec in (_invoke.SEARCH_SPEC, _invoke.CALL_SPEC)
+    ]
+
+
+def _search(names: Names, arguments: dict[str, Any]) -> types.CallToolResult:
+    """``patchbay_search_tools`` over the fleet, answered with the names this gateway shows."""
+    from ..search import describe, index_for
+
+    spec = _invoke.SEARCH_SPEC
+    problems = _invoke.validate_arguments(spec.input_schema, arguments)
+    if problems:
+        return _tool_error(_invoke.argument_error(spec.name, spec.input_schema, problems))
+    limit = int(arguments.get("limit", _invoke.DEFAULT_SEARCH_LIMIT))
+    shown = {(tool.server, tool.original_name): name for name, tool in names.tools.items()}
+    found: list[dict[str, Any]] = []
+    for tool, _score in index_for(names.catalogue).search(str(arguments["query"]), len(shown), None):
+        name = shown.get((tool.server, tool.original_name))
+        if name is not None:  # --prefix none: a tool that lost a name clash is not reachable
+            found.append({**describe(tool), "name": name})
+        if len(found) == limit:
+            break
+    payload: dict[str, Any] = {"tools": found}
+    if found:
+        payload["next_step"] = f"Call one of these with {_invoke.CALL_TOOL}, giving its name and arguments."
+    else:
+        payload["hint"] = "No tool matched; search again with other words."
+    text = json.dumps(payload, ensure_ascii=False)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
 
 
 def _tool_error(message: str) -> types.CallToolResult:
