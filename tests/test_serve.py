@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
@@ -424,10 +425,77 @@ async def test_http_tokens(fleet: Fleet) -> None:
                 assert "echo" not in refused.text
                 assert secret not in refused.text
             assert (await http.get(server.url("/healthz"))).status_code == 200
+            assert (await http.get(server.url("/readyz"))).status_code == 401  # names the fleet: token
+            ready = await http.get(server.url("/readyz"), headers={"Authorization": f"Bearer {secret}"})
+            assert set(ready.json()["servers"]) == {"echo"}
         async with http_client(url, "auto", token=secret) as client:
             assert _text(await client.call_tool("mcp__echo__echo", {"text": "ok"})) == "ok"
     finally:
         server.kill()
+
+
+async def test_readyz_says_starting_until_every_server_has_settled(fleet: Fleet) -> None:
+    fleet.echo("echo")
+    fleet.servers["slow"] = {
+        "command": PY,
+        "args": [str(SERVERS / "raw_echo.py"), "--startup-delay", "60"],
+        "connect_timeout": 4,
+        "env": {"SECRET_TOKEN": "do-not-show-" + fleet.tag},
+    }
+    port = free_port()
+    server = BackgroundServer(fleet.argv("--http", f"127.0.0.1:{port}"), port, fleet.env)
+    try:
+        async with httpx2.AsyncClient(timeout=10) as http:
+            first = await http.get(server.url("/readyz"))
+            assert first.status_code == 503
+            assert first.json()["status"] == "starting"
+            assert first.json()["servers"]["slow"] == "connecting"
+            for _attempt in range(150):  # polling the endpoint under test, at most 30 s
+                answer = await http.get(server.url("/readyz"))
+                if answer.status_code != 503:
+                    break
+                await anyio.sleep(0.2)
+        assert answer.status_code == 200
+        assert answer.json() == {
+            "status": "ready",
+            "states": {"ready": 1, "failed": 1},
+            "servers": {"echo": "ready", "slow": "failed"},
+        }
+        assert "do-not-show" not in answer.text
+    finally:
+        server.kill()
+
+
+def test_check_reports_what_would_be_served_and_exits_4_when_a_server_is_down(fleet: Fleet) -> None:
+    fleet.echo("echo")
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        argv = fleet.argv("--check", *extra)
+        return subprocess.run(argv, env=fleet.env, capture_output=True, text=True, timeout=120, check=False)
+
+    good = run()
+    assert good.returncode == 0, good.stderr
+    assert re.fullmatch(r"1 of 1 servers ready; serving \d+ tools, 1 prompt, 1 resource\n", good.stdout)
+    fleet.servers["crash"] = {"command": PY, "args": [str(SERVERS / "crash.py")]}
+    bad = run()
+    assert bad.returncode == 4
+    assert bad.stdout.startswith("1 of 2 servers ready")
+    assert "warning: crash is failed: Connection closed; stderr: boom: missing API key" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    report = json.loads(
+        subprocess.run(
+            [*fleet.argv()[:-1], "--json", "serve", "--check", "--mode", "search"],
+            env=fleet.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        ).stdout
+    )
+    assert report["ok"] is False
+    assert report["tools"] == 2
+    assert report["servers"] == {"echo": "ready", "crash": "failed"}
+    assert fleet.upstreams() == []
 
 
 def test_http_beyond_loopback_needs_a_token(fleet: Fleet) -> None:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._exit import UsageError
-from ._fleet import state_of
+from ._exit import SERVER, UsageError
+from ._fleet import CliState, state_of
+from ._output import plural
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 TOKEN_ENV = "PATCHBAY_SERVE_TOKEN"
 TOKENS_ENV = "PATCHBAY_SERVE_TOKENS"
@@ -77,6 +81,12 @@ def serve(
         list[str] | None,
         typer.Option("--allow-origin", help="Another browser Origin allowed on loopback HTTP (repeatable)."),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Start the fleet, wait for it to settle, report what would be served, exit."
+        ),
+    ] = False,
 ) -> None:
     """Serve every configured server as one MCP server (stdio, or Streamable HTTP with --http)."""
     import anyio
@@ -91,6 +101,9 @@ def serve(
         raise UsageError(f"--mode must be 'all' or 'search', not {mode!r}")
     state = state_of(ctx)
     config = state.load()
+    if check:
+        _check(state, config, prefix=prefix == "mcp", mode=mode)
+        return
     tokens = _tokens(token, token_file)
     options = None
     if http is not None and sse is not None:
@@ -112,6 +125,30 @@ def serve(
         anyio.run(lambda: run_gateway(config, http=options, prefix=prefix == "mcp", mode=mode))
     except KeyboardInterrupt:
         return
+
+
+def _check(state: CliState, config: Config, *, prefix: bool, mode: str) -> None:
+    """``--check``: exit 0 when every enabled server is ready (and no name clashes), else 4."""
+    import anyio
+
+    from ..gateway import check as check_gateway
+    from ._fleet import report_not_ready
+
+    output = state.output()
+    report = anyio.run(lambda: check_gateway(config, prefix=prefix, mode=mode))
+    if output.json_mode:
+        output.json(report)
+    else:
+        ready = sum(1 for s in report["servers"].values() if s == "ready")
+        output.print(
+            f"{ready} of {len(report['servers'])} servers ready; serving {plural(report['tools'], 'tool')}, "
+            f"{plural(report['prompts'], 'prompt')}, {plural(report['resources'], 'resource')}"
+        )
+        report_not_ready(output, report["problems"])
+        for collision in report["collisions"]:
+            output.warn(f"--prefix none: {collision}")
+    if not report["ok"]:
+        raise typer.Exit(SERVER)
 
 
 def _tokens(token: str | None, token_file: Path | None) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ import anyio
 
 from .. import errors
 
-__all__ = ["GatewayError", "HttpOptions", "is_loopback", "parse_address", "serve"]
+__all__ = ["GatewayError", "HttpOptions", "check", "is_loopback", "parse_address", "serve"]
 
 logger = logging.getLogger("patchbay.gateway")
 
@@ -116,6 +116,38 @@ async def serve(
         raise
 
 
+async def check(
+    config: Any, *, prefix: bool = True, mode: str = "all", trust_project: bool = False
+) -> dict[str, Any]:
+    """Start the fleet as ``serve`` would, wait until it has settled, and say what a host would get.
+
+    For supervisors of a stdio gateway (``patchbay serve --check``): ``ok`` is true when every
+    enabled server is ready and, with ``prefix=False``, no two servers share a name.
+    """
+    from ..manager import MCPManager
+    from ._server import Gateway
+
+    async with MCPManager(config, wait=False, trust_project=trust_project) as manager:
+        gateway = Gateway(manager, prefix=prefix, mode=mode)
+        await gateway.settle()
+        names = gateway.names()
+        status = manager.status()
+        problems = [
+            {"server": name, "state": s["state"], "error": s.get("error")}
+            for name, s in status.items()
+            if s["state"] not in ("ready", "disabled")
+        ]
+        return {
+            "ok": not problems and not names.collisions,
+            "servers": {name: s["state"] for name, s in status.items()},
+            "tools": 2 if mode == "search" else len(names.tools),
+            "prompts": len(names.prompts),
+            "resources": len(names.resources),
+            "problems": problems,
+            "collisions": list(names.collisions),
+        }
+
+
 def _single_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
     while len(group.exceptions) == 1:
         inner = group.exceptions[0]
@@ -143,6 +175,10 @@ async def _serve_http(gateway: Any, options: HttpOptions) -> None:
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    async def readyz(_request: Request) -> JSONResponse:
+        ready, body = readiness(gateway)
+        return JSONResponse(body, status_code=200 if ready else 503)
+
     security = None
     if is_loopback(options.host):
         security = TransportSecuritySettings(
@@ -156,13 +192,13 @@ async def _serve_http(gateway: Any, options: HttpOptions) -> None:
             ],
         )
     if options.sse:
-        app = _sse_app(gateway, security, Route("/healthz", healthz))
+        app = _sse_app(gateway, security, Route("/healthz", healthz), Route("/readyz", readyz))
     else:
         app = gateway.server.streamable_http_app(
             streamable_http_path=options.path,
             host=options.host,
             transport_security=security,
-            custom_starlette_routes=[Route("/healthz", healthz)],
+            custom_starlette_routes=[Route("/healthz", healthz), Route("/readyz", readyz)],
         )
     if options.tokens:
         app = _BearerAuth(app, options.tokens, open_paths={"/healthz"})
@@ -187,6 +223,20 @@ async def _serve_http(gateway: Any, options: HttpOptions) -> None:
                 options.on_listening(url)
     if not server.started:
         raise GatewayError(f"could not listen on {options.host}:{options.port} (see the log above)")
+
+
+def readiness(gateway: Any) -> tuple[bool, dict[str, Any]]:
+    """Whether every enabled server has settled (its first connection attempt is over), and the
+    per-server states: names and states only, nothing of the servers' configuration or errors."""
+    states = {
+        name: entry["state"] for name, entry in gateway.manager.status().items() if entry.get("enabled", True)
+    }
+    settled = gateway.settled and all(state != "connecting" for state in states.values())
+    counts: dict[str, int] = {}
+    for state in states.values():
+        counts[state] = counts.get(state, 0) + 1
+    body = {"status": "ready" if settled else "starting", "states": counts, "servers": states}
+    return settled, body
 
 
 def _sse_app(gateway: Any, security: Any, *routes: Any) -> ASGIApp:

@@ -150,6 +150,10 @@ class Gateway:
                 await events.get()
         self._settled.set()
 
+    @property
+    def settled(self) -> bool:
+        return self._settled.is_set()
+
     async def wait_settled(self) -> None:
         await self._settled.wait()
 
