@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -590,3 +591,144 @@ async def test_resource_updates_reach_a_2026_listener(fleet: Fleet) -> None:
                 event = await events.__anext__()
     assert type(event).__name__ == "ResourceUpdated"
     assert event.uri == "host://a"  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------- an upstream's questions, forwarded
+
+
+class Downstream:
+    """What a downstream host answers when patchbay serve forwards an upstream's question."""
+
+    def __init__(self) -> None:
+        self.sampled: list[Any] = []
+        self.asked: list[Any] = []
+        self.roots = [{"uri": "file:///work/downstream-project", "name": "project"}]
+
+    async def sampling(self, _context: Any, params: Any) -> Any:
+        from mcp.types import CreateMessageResult, TextContent
+
+        self.sampled.append(params)
+        text = getattr(params.messages[0].content, "text", "?")
+        return CreateMessageResult(
+            role="assistant",
+            content=TextContent(type="text", text=f"downstream model saw: {text}"),
+            model="dm",
+        )
+
+    async def elicitation(self, _context: Any, params: Any) -> Any:
+        from mcp.types import ElicitResult
+
+        self.asked.append(params)
+        return ElicitResult(action="accept", content={"name": "Grace"})
+
+    async def list_roots(self, _context: Any) -> Any:
+        from mcp.types import ListRootsResult
+
+        return ListRootsResult.model_validate({"roots": self.roots})
+
+    def client(self, params: StdioServerParameters, **without: bool) -> Client:
+        callbacks = {
+            "sampling_callback": self.sampling,
+            "elicitation_callback": self.elicitation,
+            "list_roots_callback": self.list_roots,
+        }
+        for name in without:
+            callbacks.pop(f"{name}_callback")
+        return Client(params, mode="legacy", **callbacks)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("upstream", ["legacy", "auto"])
+async def test_an_upstreams_questions_reach_the_downstream_client_and_back(
+    fleet: Fleet, upstream: str
+) -> None:
+    """Sampling, form elicitation and roots, from a 2025 and a 2026-07-28 upstream, to a 2025 host."""
+    fleet.servers["host"] = {"command": PY, "args": [str(SERVERS / "host.py")], "protocol": upstream}
+    host = Downstream()
+    async with host.client(fleet.stdio()) as client:
+        sampled = await client.call_tool("mcp__host__sample", {"prompt": "hello"})
+        assert (sampled.is_error, _text(sampled)) == (False, "downstream model saw: hello")
+        assert host.sampled[0].max_tokens == 64
+        elicited = await client.call_tool("mcp__host__elicit", {"question": "who?"})
+        assert json.loads(_text(elicited)) == {
+            "action": "accept",
+            "content": {"name": "Grace", "age": 36, "subscribe": True},  # defaults filled in upstream
+        }
+        assert host.asked[0].requested_schema["properties"]["name"]["default"] == "Ada"
+        roots = json.loads(_text(await client.call_tool("mcp__host__roots", {})))
+        assert roots == host.roots
+        with_tools = await client.call_tool("mcp__host__sample_with_tools", {"prompt": "weather?"})
+        assert with_tools.is_error  # this host did not declare sampling.tools: refused, not sent
+        assert len(host.sampled) == 1
+
+
+async def test_a_host_without_the_capability_is_not_asked(fleet: Fleet) -> None:
+    fleet.servers["host"] = {"command": PY, "args": [str(SERVERS / "host.py")], "protocol": "legacy"}
+    host = Downstream()
+    async with host.client(fleet.stdio(), sampling=False) as client:
+        with anyio.fail_after(30):
+            refused = await client.call_tool("mcp__host__sample", {"prompt": "hello"})
+        assert refused.is_error
+        assert host.sampled == []
+        elicited = await client.call_tool("mcp__host__elicit", {"question": "who?"})  # the rest still works
+        assert json.loads(_text(elicited))["action"] == "accept"
+
+
+async def test_downstream_roots_changes_reach_the_upstream(fleet: Fleet) -> None:
+    fleet.servers["host"] = {"command": PY, "args": [str(SERVERS / "host.py")], "protocol": "legacy"}
+    host = Downstream()
+    async with host.client(fleet.stdio()) as client:
+        assert json.loads(_text(await client.call_tool("mcp__host__roots", {}))) == host.roots
+        host.roots = [{"uri": "file:///work/other", "name": "other"}]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # roots are deprecated as of 2026-07-28, still the 2025 way
+            await client.session.send_roots_list_changed()
+        with anyio.fail_after(20):
+            while (
+                json.loads(_text(await client.call_tool("mcp__host__client_info", {})))["roots_changes"] < 1
+            ):
+                await anyio.lowlevel.checkpoint()
+        assert json.loads(_text(await client.call_tool("mcp__host__roots", {}))) == host.roots
+
+
+@pytest.mark.parametrize("upstream", ["legacy", "auto"])
+async def test_over_http_each_question_goes_to_the_session_that_caused_it(
+    fleet: Fleet, upstream: str
+) -> None:
+    """Two HTTP hosts call the same upstream at once: no host ever sees the other's question.
+
+    A 2026-07-28 upstream's questions are known exactly (they are resolved in the caller's task);
+    a 2025 upstream does not say which request it asks for, so while both hosts have calls in
+    flight its questions are refused rather than guessed.
+    """
+    fleet.servers["host"] = {"command": PY, "args": [str(SERVERS / "host.py")], "protocol": upstream}
+    port = free_port()
+    server = BackgroundServer(fleet.argv("--http", f"127.0.0.1:{port}"), port, fleet.env)
+    one, two = Downstream(), Downstream()
+    try:
+        async with (
+            http_client(server.url(), "legacy", sampling_callback=one.sampling) as first,
+            http_client(server.url(), "legacy", sampling_callback=two.sampling) as second,
+        ):
+            answers: dict[str, Any] = {}
+
+            async def ask(client: Client, prompt: str) -> None:
+                answers[prompt] = await client.call_tool("mcp__host__sample", {"prompt": prompt})
+
+            async with anyio.create_task_group() as tg:
+                for index in range(4):
+                    tg.start_soon(ask, first, f"one-{index}")
+                    tg.start_soon(ask, second, f"two-{index}")
+            alone = await first.call_tool("mcp__host__sample", {"prompt": "one-alone"})
+        asked = {"one": [m.messages[0].content.text for m in one.sampled]}
+        asked["two"] = [m.messages[0].content.text for m in two.sampled]
+        assert all(text.startswith("one-") for text in asked["one"])  # never the other host's prompt
+        assert all(text.startswith("two-") for text in asked["two"])
+        answered = {p for p, r in answers.items() if not r.is_error}
+        assert answered == {*asked["one"], *asked["two"]} - {"one-alone"}
+        for prompt in answered:
+            assert _text(answers[prompt]) == f"downstream model saw: {prompt}"
+        if upstream == "auto":
+            assert len(answered) == 8
+        assert _text(alone) == "downstream model saw: one-alone"  # one host in flight: it is asked
+    finally:
+        server.kill()

@@ -89,13 +89,17 @@ async def serve(
 ) -> None:
     """Serve the fleet of ``config`` until the downstream side ends; closes every upstream."""
     from ..manager import MCPManager
+    from ._forward import Forwarder
     from ._server import Gateway
 
     if http is not None:
         check_http_security(http)
     try:
-        async with MCPManager(config, wait=False, trust_project=trust_project) as manager:
-            gateway = Gateway(manager, prefix=prefix, mode=mode)
+        forwarder = Forwarder()
+        async with MCPManager(
+            config, wait=False, trust_project=trust_project, handlers=forwarder.handlers()
+        ) as manager:
+            gateway = Gateway(manager, prefix=prefix, mode=mode, forwarder=forwarder)
             if not prefix:  # a name clash is a start-up error, so the fleet must be up first
                 await gateway.settle()
                 collisions = gateway.collisions()

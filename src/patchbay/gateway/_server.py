@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from .. import _invoke, errors
 from ..catalogue import Tool
 from ..events import CatalogueChanged, ServerStateChanged
 from ..events import ResourceUpdated as FleetResourceUpdated
+from ._forward import Forwarder
 from ._names import Names
 
 if TYPE_CHECKING:
@@ -89,7 +91,13 @@ class Gateway:
     """
 
     def __init__(
-        self, manager: MCPManager, *, prefix: bool = True, mode: str = "all", name: str = "patchbay"
+        self,
+        manager: MCPManager,
+        *,
+        prefix: bool = True,
+        mode: str = "all",
+        name: str = "patchbay",
+        forwarder: Forwarder | None = None,
     ) -> None:
         from .. import __version__
 
@@ -106,9 +114,21 @@ class Gateway:
         self._sessions: dict[str, ServerSession] = {}
         self._subscribed: dict[str, set[str]] = {}  # shown URI -> session keys
         self._settled = anyio.Event()
-        self.server = _GatewayServer(
+        # Upstream questions go to the downstream client behind them (the manager was built with
+        # ``forwarder.handlers()``; without it the upstreams were never offered those capabilities).
+        self.forwarder = forwarder or Forwarder()
+        self.forwarder.sessions = lambda: list(self._sessions.values())
+        self.forwarder.fallback_roots = lambda: manager.config.settings.roots or ()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # roots are deprecated as of 2026-07-28, still the 2025 way
+            self.server = self._build_server(name, __version__)
+        self.server.middleware.append(self._track_session)
+
+    def _build_server(self, name: str, version: str) -> _GatewayServer:
+        prefix = self.prefix
+        return _GatewayServer(
             name,
-            version=__version__,
+            version=version,
             instructions=(
                 "patchbay: the tools, prompts and resources of a supervised fleet of MCP servers. "
                 "Tool names are mcp__<server>__<tool>."
@@ -126,8 +146,8 @@ class Gateway:
             on_unsubscribe_resource=self._unsubscribe,
             on_subscriptions_listen=self._subscriptions_listen,
             on_completion=self._complete,
+            on_roots_list_changed=self._roots_changed,
         )
-        self.server.middleware.append(self._track_session)
 
     # ------------------------------------------------------------------------------ the catalogue
 
@@ -206,7 +226,8 @@ class Gateway:
                 await session.report_progress(value, total, message)
 
         try:
-            result = await self.manager.call_tool(tool.name, arguments, progress=progress)
+            with self.forwarder.calling(tool.server, ctx):
+                result = await self.manager.call_tool(tool.name, arguments, progress=progress)
         except errors.PatchbayError as exc:
             return _tool_error(str(exc))
         return types.CallToolResult(
@@ -230,7 +251,9 @@ class Gateway:
         if prompt is None:
             raise MCPError(_INVALID_PARAMS, _unknown("prompt", params.name, list(names.prompts)))
         try:
-            result = await self.manager.get_prompt(prompt.name, params.arguments or {}, server=prompt.server)
+            with self.forwarder.calling(prompt.server, ctx):
+                arguments = params.arguments or {}
+                result = await self.manager.get_prompt(prompt.name, arguments, server=prompt.server)
         except errors.PatchbayError as exc:
             raise _mcp_error(exc) from None
         return types.GetPromptResult(description=result.description, messages=result.messages)
@@ -262,7 +285,8 @@ class Gateway:
             )
         server, original = route
         try:
-            result = await self.manager.read_resource(original, server)
+            with self.forwarder.calling(server, ctx):
+                result = await self.manager.read_resource(original, server)
         except errors.PatchbayError as exc:
             raise _mcp_error(exc) from None
         contents = [
@@ -353,6 +377,12 @@ class Gateway:
                 values=done.values[:100], total=done.total, has_more=done.has_more or None
             )
         )
+
+    async def _roots_changed(
+        self, ctx: ServerRequestContext[Any], params: types.NotificationParams | None
+    ) -> None:
+        """A downstream client's roots changed: tell the upstreams, which ask again (and get them)."""
+        await self.manager.set_roots(None)
 
     # --------------------------------------------------------------------- downstream notifications
 
