@@ -16,8 +16,8 @@ per upstream server, the downstream requests in flight to it (``Forwarder.callin
   and elicitation are refused with an error the upstream can read.
 
 A downstream client that did not declare the capability is never asked: the upstream gets an error
-saying so. A 2026-07-28 downstream has no back-channel for server-to-client requests; forwarding
-those as ``input_required`` rounds is not built yet, so such a question is refused the same way.
+saying so. A 2026-07-28 downstream has no back-channel for server-to-client requests: its questions
+go through the caller's parked call (``_rounds``) as ``input_required`` rounds.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..handlers import ElicitationRequest, ElicitationResponse, Handlers, Root, SamplingRequest
+from ._rounds import Parked
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from mcp.types import CreateMessageResult, CreateMessageResultWithTools, RequestId
 
 __all__ = ["DownstreamCannotAnswer", "Forwarder"]
+
+T = TypeVar("T")
 
 
 class DownstreamCannotAnswer(Exception):
@@ -47,6 +50,8 @@ class _Caller:
     session: ServerSession
     request_id: RequestId | None
     modern: bool
+    parked: Parked | None = None
+    """A 2026-07-28 caller's parked call: its questions become ``input_required`` rounds."""
 
 
 _current: ContextVar[_Caller | None] = ContextVar("patchbay_gateway_caller", default=None)
@@ -69,11 +74,14 @@ class Forwarder:
         return Handlers(sampling=self.sampling, elicitation=self.elicitation, roots=self.roots)
 
     @contextmanager
-    def calling(self, server: str, ctx: ServerRequestContext[Any]) -> Iterator[None]:
+    def calling(
+        self, server: str, ctx: ServerRequestContext[Any], parked: Parked | None = None
+    ) -> Iterator[None]:
         """While a downstream request to ``server`` is in flight, questions from it go to its sender."""
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-        caller = _Caller(ctx.session, ctx.request_id, ctx.protocol_version in MODERN_PROTOCOL_VERSIONS)
+        modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        caller = _Caller(ctx.session, ctx.request_id, modern, parked)
         stack = self._inflight.setdefault(server, [])
         stack.append(caller)
         token = _current.set(caller)
@@ -110,7 +118,7 @@ class Forwarder:
                 if several
                 else f"{server} asked for {what} outside any downstream request"
             )
-        if caller.modern:
+        if caller.modern and caller.parked is None:
             raise DownstreamCannotAnswer(f"{what} from {server}: the downstream client speaks 2026-07-28")
         if not caller.session.check_client_capability(capability):
             raise DownstreamCannotAnswer(f"{what} from {server}: the downstream client does not offer it")
@@ -133,17 +141,26 @@ class Forwarder:
         validate_sampling_tools(session.client_capabilities, p.tools, p.tool_choice)  # an MCPError if not
         metadata = ServerMessageMetadata(related_request_id=caller.request_id)
         sent = CreateMessageRequest(params=p)  # every field as the upstream wrote it
-        if wants_sampling_tools(p.tools, p.tool_choice):
+        wanted: type[CreateMessageResult | CreateMessageResultWithTools] = (
+            CreateMessageResultWithTools
+            if wants_sampling_tools(p.tools, p.tool_choice)
+            else CreateMessageResult
+        )
+        if caller.parked is not None:
+            return _as(wanted, await caller.parked.ask(sent))
+        if wanted is CreateMessageResultWithTools:
             return await session.send_request(sent, CreateMessageResultWithTools, metadata=metadata)
         return await session.send_request(sent, CreateMessageResult, metadata=metadata)
 
     async def elicitation(self, request: ElicitationRequest) -> ElicitationResponse:
-        from mcp.types import ClientCapabilities, ElicitationCapability
+        from mcp.types import ClientCapabilities, ElicitationCapability, ElicitResult
 
         wanted = ClientCapabilities(elicitation=ElicitationCapability())
         caller = self._ask(request.server, "elicitation", wanted)
         session = caller.session
-        if request.mode == "url":
+        if caller.parked is not None:
+            result = _as(ElicitResult, await caller.parked.ask(_elicit_request(request)))
+        elif request.mode == "url":
             result = await session.elicit_url(
                 request.message, request.url or "", request.elicitation_id or "", caller.request_id
             )
@@ -153,17 +170,41 @@ class Forwarder:
 
     async def roots(self, server: str) -> list[Root]:
         """The downstream client's roots when one can be asked, else the config's."""
-        from mcp.types import ClientCapabilities, RootsCapability
+        from mcp.types import ClientCapabilities, ListRootsRequest, ListRootsResult, RootsCapability
 
         caller = self._caller(server)
+        wanted = ClientCapabilities(roots=RootsCapability())
+        parked = caller.parked if caller is not None else None
+        if parked is not None and caller is not None and caller.session.check_client_capability(wanted):
+            listed = _as(ListRootsResult, await parked.ask(ListRootsRequest()))
+            return [Root(str(root.uri), root.name) for root in listed.roots]
         session = caller.session if caller is not None and not caller.modern else None
         if session is None:
             live = self.sessions()
             session = live[0] if len(live) == 1 else None
-        wanted = ClientCapabilities(roots=RootsCapability())
         if session is not None and session.check_client_capability(wanted):
             listed = await session.list_roots()
             return [Root(str(root.uri), root.name) for root in listed.roots]
         from ..handlers import as_root
 
         return [as_root(item) for item in self.fallback_roots()]
+
+
+def _as(kind: type[T], answer: Any) -> T:
+    """A downstream's answer as the type the upstream asked for (the SDK parses a union)."""
+    if isinstance(answer, kind):
+        return answer
+    data = answer.model_dump(by_alias=True, exclude_none=True) if hasattr(answer, "model_dump") else answer
+    return kind.model_validate(data)  # type: ignore[attr-defined, no-any-return]
+
+
+def _elicit_request(request: ElicitationRequest) -> Any:
+    from mcp.types import ElicitRequest, ElicitRequestFormParams, ElicitRequestURLParams
+
+    if request.mode == "url":
+        params: Any = ElicitRequestURLParams(
+            message=request.message, url=request.url or "", elicitation_id=request.elicitation_id or ""
+        )
+    else:
+        params = ElicitRequestFormParams(message=request.message, requested_schema=request.schema or {})
+    return ElicitRequest(params=params)

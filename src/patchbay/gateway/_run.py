@@ -106,6 +106,7 @@ async def serve(
                 if collisions:
                     raise GatewayError("--prefix none: " + "; ".join(collisions))
             async with anyio.create_task_group() as tg:
+                await tg.start(gateway.parked.run)
                 tg.start_soon(gateway.forward_events)
                 tg.start_soon(gateway.settle)
                 if http is None:

@@ -22,7 +22,7 @@ import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 import mcp_types as types
@@ -46,6 +46,7 @@ from ..events import CatalogueChanged, ServerStateChanged
 from ..events import ResourceUpdated as FleetResourceUpdated
 from ._forward import Forwarder
 from ._names import Names
+from ._rounds import STATE_PREFIX, Abandoned, Parked, ParkedCalls
 
 if TYPE_CHECKING:
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     from ..manager import MCPManager
 
 __all__ = ["Gateway"]
+
+R = TypeVar("R")
 
 logger = logging.getLogger("patchbay.gateway")
 
@@ -117,6 +120,7 @@ class Gateway:
         # Upstream questions go to the downstream client behind them (the manager was built with
         # ``forwarder.handlers()``; without it the upstreams were never offered those capabilities).
         self.forwarder = forwarder or Forwarder()
+        self.parked = ParkedCalls()  # 2026-07-28 callers' rounds; ``serve`` runs it (``parked.run``)
         self.forwarder.sessions = lambda: list(self._sessions.values())
         self.forwarder.fallback_roots = lambda: manager.config.settings.roots or ()
         with warnings.catch_warnings():
@@ -193,7 +197,7 @@ class Gateway:
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         names = await self._current()
         name, arguments = params.name, params.arguments or {}
         if self.mode == "search" and name in (_invoke.SEARCH_TOOL, _invoke.CALL_TOOL):
@@ -211,25 +215,67 @@ class Gateway:
             return _tool_error(_unknown("tool", name, list(names.tools)) + hint)
         return await self._call(ctx, params, tool, arguments)
 
+    async def _answer(
+        self, ctx: ServerRequestContext[Any], server: str, params: Any, run: Callable[[], Awaitable[R]]
+    ) -> R | types.InputRequiredResult:
+        """Run one upstream request for a downstream one, the upstream's questions forwarded.
+
+        A 2025 caller is asked directly (server-to-client requests). A 2026-07-28 caller's request
+        becomes a parked call whose questions end the round with ``input_required``; its retry
+        (``requestState`` naming the parked call) brings the answers and waits for the next round.
+        """
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            with self.forwarder.calling(server, ctx):
+                return await run()
+        state = getattr(params, "request_state", None)
+        parked = self.parked.find(state)
+        if parked is None and state is not None and state.startswith(STATE_PREFIX):
+            raise MCPError(
+                _INVALID_PARAMS, "requestState is unknown or expired: send the request again without it"
+            )
+        if parked is None:
+
+            async def call(parked: Parked) -> R:
+                with self.forwarder.calling(server, ctx, parked):
+                    return await run()
+
+            parked = self.parked.start(call)
+        else:
+            parked.answer(getattr(params, "input_responses", None))
+        finished, value = await parked.next_round()
+        if finished:
+            self.parked.drop(parked)
+            return cast("R", value)
+        return types.InputRequiredResult(input_requests=value, request_state=self.parked.state_of(parked))
+
     async def _call(
         self,
         ctx: ServerRequestContext[Any],
         params: types.CallToolRequestParams,
         tool: Tool,
         arguments: dict[str, Any],
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
         if params.meta is not None and params.meta.get("progress_token") is not None:
             session = ctx.session
 
             async def progress(value: float, total: float | None, message: str | None) -> None:
-                await session.report_progress(value, total, message)
+                try:
+                    await session.report_progress(value, total, message)
+                except Exception as exc:  # that request already ended (an input_required round)
+                    logger.debug("progress not forwarded: %s", exc)
 
         try:
-            with self.forwarder.calling(tool.server, ctx):
-                result = await self.manager.call_tool(tool.name, arguments, progress=progress)
-        except errors.PatchbayError as exc:
+            result = await self._answer(
+                ctx,
+                tool.server,
+                params,
+                lambda: self.manager.call_tool(tool.name, arguments, progress=progress),
+            )
+        except (errors.PatchbayError, Abandoned) as exc:
             return _tool_error(str(exc))
+        if isinstance(result, types.InputRequiredResult):
+            return result
         return types.CallToolResult(
             content=result.content,
             structured_content=result.structured,
@@ -245,17 +291,23 @@ class Gateway:
 
     async def _get_prompt(
         self, ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
-    ) -> types.GetPromptResult:
+    ) -> types.GetPromptResult | types.InputRequiredResult:
         names = await self._current()
         prompt = names.prompts.get(params.name)
         if prompt is None:
             raise MCPError(_INVALID_PARAMS, _unknown("prompt", params.name, list(names.prompts)))
+        arguments = params.arguments or {}
         try:
-            with self.forwarder.calling(prompt.server, ctx):
-                arguments = params.arguments or {}
-                result = await self.manager.get_prompt(prompt.name, arguments, server=prompt.server)
-        except errors.PatchbayError as exc:
+            result = await self._answer(
+                ctx,
+                prompt.server,
+                params,
+                lambda: self.manager.get_prompt(prompt.name, arguments, server=prompt.server),
+            )
+        except (errors.PatchbayError, Abandoned) as exc:
             raise _mcp_error(exc) from None
+        if isinstance(result, types.InputRequiredResult):
+            return result
         return types.GetPromptResult(description=result.description, messages=result.messages)
 
     async def _list_resources(
@@ -276,7 +328,7 @@ class Gateway:
 
     async def _read_resource(
         self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
-    ) -> types.ReadResourceResult:
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
         names = await self._current()
         route = names.route(params.uri)
         if route is None:
@@ -285,10 +337,13 @@ class Gateway:
             )
         server, original = route
         try:
-            with self.forwarder.calling(server, ctx):
-                result = await self.manager.read_resource(original, server)
-        except errors.PatchbayError as exc:
+            result = await self._answer(
+                ctx, server, params, lambda: self.manager.read_resource(original, server)
+            )
+        except (errors.PatchbayError, Abandoned) as exc:
             raise _mcp_error(exc) from None
+        if isinstance(result, types.InputRequiredResult):
+            return result
         contents = [
             item.model_copy(update={"uri": params.uri})
             if params.uri != original and str(item.uri) == original
@@ -525,7 +580,7 @@ def _unknown(kind: str, name: str, known: list[str]) -> str:
     return f"no {kind} named {name!r} in the fleet{hint}"
 
 
-def _mcp_error(exc: errors.PatchbayError) -> MCPError:
+def _mcp_error(exc: errors.PatchbayError | Abandoned) -> MCPError:
     if isinstance(exc, errors.ProtocolError):
         return MCPError(exc.code, str(exc), exc.data)
     if isinstance(exc, errors.NotFoundError):
