@@ -484,3 +484,46 @@ async def test_a_configured_client_the_server_rejects_is_a_clear_error_not_a_loo
     assert "check client_id and client_secret under servers.remote.auth" in message
     assert "not-the-secret-it-was-given" not in message
     assert len(opened) == 1  # no second authorization, no new registration
+
+
+async def test_an_omitted_auth_method_means_client_secret_basic(http_server: Any) -> None:
+    """RFC 7591 §2: a registration answer without `token_endpoint_auth_method` means HTTP Basic
+    (the SDK's authorization server here insists on it, and its metadata lists it)."""
+    server = http_server("oauth_as.py", "http", "--omit-auth-method")
+    config = oauth_server(server.url())
+    async with MCPManager(config, handlers=Handlers(authorize=follow_redirect)) as manager:
+        assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]["error"]
+        result = await manager.call_tool("mcp__remote__whoami", {})
+    client_id = json.loads(TokenStore("remote", server.url()).path.read_text())["client_info"]["client_id"]
+    assert result.text == client_id
+
+
+async def test_a_fresh_registration_rejected_too_is_auth_required_not_a_loop(
+    http_server: Any, data_home: Path
+) -> None:
+    """A server whose token endpoint rejects every client: the stored registration is redone once,
+    the new one is rejected as well, and that is the end of it."""
+    from mcp.shared.auth import OAuthClientInformationFull
+
+    from .conftest import free_port
+
+    server = http_server("oauth_as.py", "http", "--forget-clients")
+    redirect = f"http://127.0.0.1:{free_port()}/callback"
+    answer = httpx2.post(server.url("/register"), json={"redirect_uris": [redirect]}, timeout=10)
+    stale = OAuthClientInformationFull.model_validate(answer.json())
+    await TokenStore("remote", server.url(), data_home).set_client_info(stale)
+
+    config = Config.from_dict(oauth_server(server.url()))
+    opened: list[str] = []
+    with pytest.raises(AuthRequired) as caught:
+        await login(config.servers["remote"], open_browser=False, show=browser(opened), timeout=30)
+    message = str(caught.value)
+    assert "rejected the client (invalid_client: Invalid client_id)" in message
+    assert "it rejected a fresh registration too" in message
+    assert len(opened) == 2  # the stored client, then one new registration; no third round
+    assert f"client_id={stale.client_id}" in opened[0]
+    assert f"client_id={stale.client_id}" not in opened[1]
+    stored = json.loads((data_home / "remote.json").read_text())["client_info"]
+    assert stale.client_secret is not None
+    assert stale.client_secret not in message
+    assert stored["client_secret"] not in message
