@@ -527,3 +527,40 @@ async def test_a_fresh_registration_rejected_too_is_auth_required_not_a_loop(
     assert stale.client_secret is not None
     assert stale.client_secret not in message
     assert stored["client_secret"] not in message
+
+
+async def test_after_the_authorization_server_restarts_patchbay_registers_again(
+    http_server: Any, data_home: Path
+) -> None:
+    """The SDK's authorization server restarts and forgets its clients and tokens. The stored access
+    token is answered 401, the stored refresh token with `invalid_client`: the old registration is
+    dropped, a new one made, and the connection comes up after one authorization."""
+    first = http_server("oauth_as.py", "http")
+    config = oauth_server(first.url())
+    seen: list[str] = []
+
+    async def authorize(server: str, authorization_url: str) -> str:
+        seen.append(authorization_url)
+        return await follow_redirect(server, authorization_url)
+
+    handlers = Handlers(authorize=authorize)
+    async with MCPManager(config, handlers=handlers) as manager:
+        assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]["error"]
+    store = TokenStore("remote", first.url(), data_home)
+    old = await store.get_client_info()
+    assert old is not None
+    tokens = await store.get_tokens()
+    assert tokens is not None
+    assert tokens.refresh_token
+
+    first.kill()
+    http_server("oauth_as.py", "http", port=first.port)
+    async with MCPManager(config, handlers=handlers) as manager:
+        assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]["error"]
+        result = await manager.call_tool("mcp__remote__whoami", {})
+    new = await store.get_client_info()
+    assert new is not None
+    assert new.client_id != old.client_id
+    assert result.text == new.client_id
+    assert len(seen) == 2
+    assert f"client_id={new.client_id}" in seen[1]
