@@ -519,7 +519,7 @@ async def test_a_fresh_registration_rejected_too_is_auth_required_not_a_loop(
         await login(config.servers["remote"], open_browser=False, show=browser(opened), timeout=30)
     message = str(caught.value)
     assert "rejected the client (invalid_client: Invalid client_id)" in message
-    assert "it rejected a fresh registration too" in message
+    assert "it rejected a new registration as well" in message
     assert len(opened) == 2  # the stored client, then one new registration; no third round
     assert f"client_id={stale.client_id}" in opened[0]
     assert f"client_id={stale.client_id}" not in opened[1]
@@ -564,3 +564,15 @@ async def test_after_the_authorization_server_restarts_patchbay_registers_again(
     assert result.text == new.client_id
     assert len(seen) == 2
     assert f"client_id={new.client_id}" in seen[1]
+
+
+async def test_a_client_rejected_right_after_its_registration_is_not_registered_again(
+    http_server: Any, data_home: Path
+) -> None:
+    server = http_server("oauth_as.py", "http", "--forget-clients")
+    config = Config.from_dict(oauth_server(server.url()))
+    opened: list[str] = []
+    with pytest.raises(AuthRequired) as caught:
+        await login(config.servers["remote"], open_browser=False, show=browser(opened), timeout=30)
+    assert "it rejected the client it had just registered" in str(caught.value)
+    assert len(opened) == 1

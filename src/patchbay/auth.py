@@ -15,6 +15,11 @@ resource indicators, scope step-up, refresh). patchbay adds what a long-running 
   interactive login: the server goes to state ``needs_auth`` and ``patchbay login NAME`` (or a host
   ``Handlers.authorize`` callback) does it: the authorization URL is printed (and opened), and the
   redirect is received on a loopback port on 127.0.0.1.
+* **Registrations the server forgot.** A client registration is stored with the tokens. When the
+  token endpoint answers ``invalid_client`` for it (the authorization server restarted, or dropped
+  it), it is forgotten and registration is done again, once; a registration omitting
+  ``token_endpoint_auth_method`` sends its secret as RFC 7591 §2 says (``client_secret_basic``,
+  or ``client_secret_post`` when that is all the server's metadata lists).
 * **2025-03-26 servers.** Before protected-resource metadata existed, the authorization server sat
   at the MCP server's origin, and some published an ``issuer`` with a path (``<origin>/oauth``). The
   SDK insists that the issuer equal the origin and gives up; patchbay accepts a same-origin issuer
@@ -431,13 +436,18 @@ def _provider_class() -> type[OAuthClientProvider]:
                 await flow.aclose()
 
         def _rejected_message(self, rejected: _ClientRejected, redone: bool) -> str:
-            if self._fixed_client is not None and not self._registered_client():
-                hint = f"check client_id and client_secret under servers.{self._name}.auth"
+            from ._redaction import redact
+
+            where = f"servers.{self._name}.auth"
+            if not self._registered_client():
+                configured = "client_id and client_secret" if self._fixed_client else "client_metadata_url"
+                hint = f"check {configured} under {where}"
             elif redone:
-                hint = "it rejected a fresh registration too"
+                hint = "it rejected a new registration as well"
             else:
-                hint = f"run `patchbay logout {self._name}` and `patchbay login {self._name}`"
-            return f"the authorization server rejected the client ({rejected}): {hint}"
+                hint = "it rejected the client it had just registered"
+            # The server's own words, minus any secret it might echo (the client secret is held).
+            return redact(f"the authorization server rejected the client ({rejected}): {hint}")
 
     _PROVIDER = _PatchbayProvider
     return _PROVIDER
