@@ -427,6 +427,7 @@ def _provider_class() -> type[OAuthClientProvider]:
                             self._name,
                         )
                         await self._forget_client()
+                        request.headers.pop("Authorization", None)  # the forgotten client's token
                         await flow.aclose()
                         flow = super()._auth_flow(request)
                         outgoing = await flow.__anext__()
