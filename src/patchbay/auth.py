@@ -15,6 +15,11 @@ resource indicators, scope step-up, refresh). patchbay adds what a long-running 
   interactive login: the server goes to state ``needs_auth`` and ``patchbay login NAME`` (or a host
   ``Handlers.authorize`` callback) does it: the authorization URL is printed (and opened), and the
   redirect is received on a loopback port on 127.0.0.1.
+* **Registrations the server forgot.** A client registration is stored with the tokens. When the
+  token endpoint answers ``invalid_client`` for it (the authorization server restarted, or dropped
+  it), it is forgotten and registration is done again, once; a registration omitting
+  ``token_endpoint_auth_method`` sends its secret as RFC 7591 §2 says (``client_secret_basic``,
+  or ``client_secret_post`` when that is all the server's metadata lists).
 * **2025-03-26 servers.** Before protected-resource metadata existed, the authorization server sat
   at the MCP server's origin, and some published an ``issuer`` with a path (``<origin>/oauth``). The
   SDK insists that the issuer equal the origin and gives up; patchbay accepts a same-origin issuer
@@ -190,12 +195,34 @@ class TokenStore:
         from mcp.shared.auth import OAuthClientInformationFull
 
         raw = self._read().get("client_info")
-        return OAuthClientInformationFull.model_validate(raw) if raw else None
+        if not raw:
+            return None
+        client_info = OAuthClientInformationFull.model_validate(raw)
+        self._hold_secret(client_info.client_secret)
+        return client_info
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self._hold_secret(client_info.client_secret)
         data = self._read()
         data["client_info"] = client_info.model_dump(mode="json", exclude_none=True)
         self._write(data)
+
+    def forget_client_info(self) -> None:
+        """Drop the client registration and the tokens issued to it (the server forgot the client)."""
+        data = self._read()
+        if not data:
+            return
+        for key in ("client_info", "tokens", "expires_at"):
+            data.pop(key, None)
+        self._write(data)
+
+    def _hold_secret(self, secret: str | None) -> None:
+        """A client secret is masked in logs and errors like a token."""
+        from ._redaction import register_secrets
+
+        if secret and secret not in self._held:
+            self._held.append(secret)
+            register_secrets(self, self._held)
 
 
 # -------------------------------------------------------------------------------------- provider
@@ -226,11 +253,31 @@ def _provider_class() -> type[OAuthClientProvider]:
             if self.token_expiry_time is not None:
                 self.token_expiry_time -= _margin(token.expires_in)
 
+        def prepare_token_auth(
+            self, data: dict[str, str], headers: dict[str, str] | None = None
+        ) -> tuple[dict[str, str], dict[str, str]]:
+            # A registration with a secret but no `token_endpoint_auth_method` (the TypeScript
+            # SDK's authorization server answers so): the SDK would send no secret at all.
+            info = self.client_info
+            if info is None or not info.client_secret or info.token_endpoint_auth_method:
+                return super().prepare_token_auth(data, headers)
+            method = _default_auth_method(self.oauth_metadata)
+            self.client_info = info.model_copy(update={"token_endpoint_auth_method": method})
+            try:
+                return super().prepare_token_auth(data, headers)
+            finally:
+                self.client_info = info
+
     class _PatchbayProvider(OAuthClientProvider):
         """The SDK's provider plus early refresh, stored expiry, fixed clients and the 2025-03-26 issuer."""
 
         def __init__(
-            self, *args: Any, fixed_client: Any = None, extra_scope: str | None = None, **kwargs: Any
+            self,
+            *args: Any,
+            fixed_client: Any = None,
+            extra_scope: str | None = None,
+            name: str = "server",
+            **kwargs: Any,
         ) -> None:
             super().__init__(*args, **kwargs)
             c = self.context
@@ -244,6 +291,7 @@ def _provider_class() -> type[OAuthClientProvider]:
             )
             self._fixed_client = fixed_client
             self._extra_scope = extra_scope
+            self._name = name
             self._legacy_issuer: str | None = None
 
         async def _initialize(self) -> None:
@@ -267,8 +315,38 @@ def _provider_class() -> type[OAuthClientProvider]:
                 storage.set_metadata(self.context.oauth_metadata)
 
         async def _handle_token_response(self, response: httpx2.Response) -> None:
+            rejected = await _client_rejection(response)
+            if rejected is not None:
+                raise _ClientRejected(rejected)
             await super()._handle_token_response(response)
             await self._remember_metadata()
+
+        async def _handle_refresh_response(self, response: httpx2.Response) -> bool:
+            if await _client_rejection(response) is not None and self._registered_client():
+                # The authorization server no longer knows this client (it was restarted, or
+                # expired the registration): register anew instead of presenting it forever.
+                # The flow goes on to the SDK's full authorization, which registers first.
+                logger.info(
+                    "%s: the authorization server rejected the stored client; registering again", self._name
+                )
+                await self._forget_client()
+            return await super()._handle_refresh_response(response)
+
+        def _registered_client(self) -> bool:
+            """Whether the client in use came from dynamic registration (not configured, not a URL)."""
+            info = self.context.client_info
+            if info is None:
+                return False
+            if self._fixed_client is not None and info.client_id == self._fixed_client.client_id:
+                return False
+            return info.client_id != self.context.client_metadata_url
+
+        async def _forget_client(self) -> None:
+            self.context.client_info = None
+            self.context.clear_tokens()
+            storage = self.context.storage
+            if isinstance(storage, TokenStore):
+                storage.forget_client_info()
 
         async def _perform_authorization_code_grant(self) -> tuple[str, str]:
             # The SDK replaces the requested scope with what the server challenges; configured
@@ -296,8 +374,11 @@ def _provider_class() -> type[OAuthClientProvider]:
             flow = super()._auth_flow(request)
             prm_urls: list[str] = []
             refreshed = False
+            redone = False
             try:
                 outgoing = await flow.__anext__()
+                # Loaded by the first step (under the flow's lock): the client this flow started with.
+                started_with = self.context.client_info
                 while True:
                     response = yield outgoing
                     if (
@@ -331,17 +412,87 @@ def _provider_class() -> type[OAuthClientProvider]:
                         )
                         answer = yield legacy
                         self._legacy_issuer = await _same_origin_issuer(answer, self.context.server_url)
-                    outgoing = await flow.asend(response)
+                    try:
+                        outgoing = await flow.asend(response)
+                    except _ClientRejected as rejected:
+                        # The token endpoint refused the client itself (`invalid_client`). A stored
+                        # registration the server has forgotten is dropped and redone once; a
+                        # configured client, or one registered moments ago, is not.
+                        current = self.context.client_info
+                        if redone or current is not started_with or not self._registered_client():
+                            raise ClientRejected(self._rejected_message(rejected, redone)) from None
+                        redone = True
+                        logger.info(
+                            "%s: the authorization server rejected the stored client; registering again",
+                            self._name,
+                        )
+                        await self._forget_client()
+                        request.headers.pop("Authorization", None)  # the forgotten client's token
+                        await flow.aclose()
+                        flow = super()._auth_flow(request)
+                        outgoing = await flow.__anext__()
             except StopAsyncIteration:
                 return
             finally:
                 await flow.aclose()
+
+        def _rejected_message(self, rejected: _ClientRejected, redone: bool) -> str:
+            from ._redaction import redact
+
+            where = f"servers.{self._name}.auth"
+            if not self._registered_client():
+                configured = "client_id and client_secret" if self._fixed_client else "client_metadata_url"
+                hint = f"check {configured} under {where}"
+            elif redone:
+                hint = "it rejected a new registration as well"
+            else:
+                hint = "it rejected the client it had just registered"
+            # The server's own words, minus any secret it might echo (the client secret is held).
+            return redact(f"the authorization server rejected the client ({rejected}): {hint}")
 
     _PROVIDER = _PatchbayProvider
     return _PROVIDER
 
 
 _PROVIDER: type[OAuthClientProvider] | None = None
+
+
+class _ClientRejected(Exception):
+    """The token endpoint answered ``invalid_client``; the message is the server's error and description."""
+
+
+class ClientRejected(LoginRequired):
+    """The token endpoint rejected the client, and registering again did not help (or could not)."""
+
+
+async def _client_rejection(response: Any) -> str | None:
+    """``invalid_client: <description>`` when a token endpoint answer rejects the client itself."""
+    if response.status_code not in (400, 401):
+        return None
+    try:
+        await response.aread()
+        body = json.loads(response.text)
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(body, dict) or body.get("error") != "invalid_client":
+        return None
+    description = body.get("error_description")
+    if isinstance(description, str) and description:
+        return f"invalid_client: {description[:200]}"
+    return "invalid_client"
+
+
+def _default_auth_method(metadata: Any) -> str:
+    """How to send a client secret when the registration did not say.
+
+    RFC 7591 §2: an omitted ``token_endpoint_auth_method`` means ``client_secret_basic``. An
+    authorization server whose metadata lists methods without it but with ``client_secret_post``
+    (the TypeScript SDK's: ``client_secret_post``, ``none``) gets the secret in the form instead.
+    """
+    supported = getattr(metadata, "token_endpoint_auth_methods_supported", None) or []
+    if supported and "client_secret_basic" not in supported and "client_secret_post" in supported:
+        return "client_secret_post"
+    return "client_secret_basic"
 
 
 def _margin(lifetime: int | None) -> float:
@@ -425,7 +576,8 @@ def build_auth(
             client_secret=auth.client_secret,
             redirect_uris=[redirect],  # type: ignore[list-item]
             grant_types=["authorization_code", "refresh_token"],
-            token_endpoint_auth_method="client_secret_basic" if auth.client_secret else "none",
+            # With a secret, the method follows the server's metadata (`_default_auth_method`).
+            token_endpoint_auth_method=None if auth.client_secret else "none",
             scope=scope,
         )
     landed: list[str] = []
@@ -450,6 +602,7 @@ def build_auth(
         client_metadata_url=auth.client_metadata_url,
         fixed_client=fixed,
         extra_scope=scope,
+        name=server.name,
     )
     return provider
 
@@ -601,9 +754,12 @@ class _LoopbackReceiver:
                 self._got.set()
 
     async def wait(self) -> str:
+        """The next redirect (a client registered again needs a second authorization)."""
         await self._got.wait()
         assert self._result is not None
-        return self._result
+        result, self._result = self._result, None
+        self._got = anyio.Event()
+        return result
 
 
 async def login(
