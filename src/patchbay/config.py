@@ -305,7 +305,8 @@ class Settings(BaseModel):
     shutdown_grace: _SecondsOrZero = 2.0
     """Total seconds for closing a stdio server (stdin close -> SIGTERM group -> SIGKILL group)."""
     health_interval: _SecondsOrZero | None = None
-    """Seconds between health checks; ``None`` or 0 = off."""
+    """Seconds between health checks; 0 = off. ``None`` = off, except stateless 2026-07-28 HTTP
+    sessions (nothing open between requests), which are probed every 5 s."""
     max_output_chars: _Count | None = None
     """Truncate tool output rendered as text; ``None`` or 0 = no limit."""
     roots: tuple[RootEntry, ...] | None = None

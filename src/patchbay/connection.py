@@ -36,7 +36,7 @@ from ._redaction import (
 from .catalogue import ServerListing, filter_tools
 from .config import ServerConfig, Settings
 from .events import CatalogueChanged, Event, LogMessage, ResourceUpdated, ServerStateChanged
-from .transports import ManagedTransport, build_transport
+from .transports import ManagedTransport, build_transport, track_posts
 
 if TYPE_CHECKING:
     from mcp import Client, MCPError
@@ -121,6 +121,10 @@ def _leaf_exceptions(exc: BaseException) -> list[BaseException]:
         return leaves
     return [exc]
 
+
+_STATELESS_HEALTH_INTERVAL = 5.0
+"""Seconds between health checks on a stateless (2026-07-28) HTTP session with no ``health_interval``
+set: one small ``server/discover`` POST, the only sign of life such a session has between requests."""
 
 _STDERR_LINES = 20
 """How many of a failed server's last stderr lines its error message carries."""
@@ -558,8 +562,7 @@ class Connection:
                         tg.start_soon(self._watch_transport, transport)
                         tg.start_soon(self._refresher, client)
                         self._suspect = anyio.Event()
-                        health_interval = self.config.resolved_health_interval(self.settings)
-                        tg.start_soon(self._health_checks, client, transport, health_interval)
+                        tg.start_soon(self._health_checks, client, transport, self._health_interval(client))
                         if self._is_modern(client):
                             tg.start_soon(self._listener, client)
                             tg.start_soon(self._resource_listener, client)
@@ -658,6 +661,19 @@ class Connection:
         if self._lost_reason is None:
             self._lost_reason = reason
         self._wake.set()
+
+    def _health_interval(self, client: Client) -> float | None:
+        """Seconds between this session's health checks, or ``None`` for none.
+
+        ``health_interval`` as configured, except that a stateless (2026-07-28) Streamable HTTP
+        session gets ``_STATELESS_HEALTH_INTERVAL`` when none is set anywhere (0 still means off):
+        nothing stays open between its requests (no event stream, no process), so without a probe
+        a server that went away would look ready until the next call.
+        """
+        unset = self.config.health_interval is None and self.settings.health_interval is None
+        if unset and self.config.transport == "http" and self._is_modern(client):
+            return _STATELESS_HEALTH_INTERVAL
+        return self.config.resolved_health_interval(self.settings)
 
     async def _health_checks(
         self, client: Client, transport: ManagedTransport, interval: float | None
@@ -835,6 +851,9 @@ class Connection:
                         self.request_refresh("resources")
         except Exception as exc:
             self.log.debug("change subscription ended: %s", describe_exception(exc))
+        # The one stream a 2026-07-28 session keeps open ended: often because the server went
+        # away. A health check right away tells (it ends the session if the server is gone).
+        self._suspect.set()
 
     async def _on_message(self, message: Any) -> None:
         if isinstance(message, Exception):
@@ -1105,6 +1124,9 @@ class Connection:
 
         The deadline covers waiting for a (re)connecting server too; when it passes while the
         request is on the wire, cancelling it makes the SDK send ``notifications/cancelled``.
+        A request is sent again only when it provably never ran: the server refused its stale
+        session, or every HTTP POST it made was refused at connect (nothing reached the server),
+        in which case it waits for the reconnect like any call made during one.
         """
         from mcp import MCPError
 
@@ -1120,7 +1142,8 @@ class Connection:
                 waiting = False
                 transport = self._transport
                 try:
-                    result = await operation(client, scope)
+                    with track_posts() as posts:
+                        result = await operation(client, scope)
                 except MCPError as exc:
                     if not resent and _rejected_unsent(exc, transport):
                         # The server refused the stale session before running anything (it
@@ -1129,8 +1152,14 @@ class Connection:
                         reason = getattr(transport, "end_reason", None) or "session rejected"
                         self._mark_lost(reason, transport)
                         continue
+                    if posts.never_sent:
+                        self._refused(transport)
+                        continue
                     raise self._translate(exc, what, limit, transport, timeout_error) from None
                 except _TRANSPORT_ERRORS as exc:
+                    if posts.never_sent:
+                        self._refused(transport)
+                        continue
                     raise self._broken(exc, what, transport) from None
                 self.last_activity = time.time()
                 return result
@@ -1142,6 +1171,14 @@ class Connection:
                 next_retry_at=self.next_retry_at,
             )
         raise timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
+
+    def _refused(self, transport: ManagedTransport | None) -> None:
+        """The request's every POST was refused at connect: it never reached the server, which is
+        down or restarting. End the session (the SDK's HTTP transport does not survive a connect
+        failure anyway); the request waits for the reconnect within its own deadline, as during
+        any reconnect, and is sent on the fresh session."""
+        reason = getattr(transport, "end_reason", None) or "the server cannot be reached"
+        self._mark_lost(reason, transport)
 
     def _broken(self, exc: Exception, what: str, transport: ManagedTransport | None) -> errors.PatchbayError:
         """An error from below the SDK: a ``RuntimeError`` is the SDK refusing; the rest end the session."""

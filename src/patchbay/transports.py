@@ -8,8 +8,9 @@ The SDK is imported lazily: building a config or importing patchbay must stay ch
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -18,7 +19,7 @@ import anyio
 from ._stdio import StdioTransport, minimal_environment
 from .config import ServerConfig
 
-__all__ = ["ManagedTransport", "build_transport"]
+__all__ = ["ManagedTransport", "PostRecord", "build_transport", "track_posts"]
 
 # How long an HTTP response stream may stay silent before the SDK gives up on it.
 _SSE_READ_TIMEOUT = 300.0
@@ -105,6 +106,43 @@ def _capped(inner: Any, limit: int) -> Any:
     return CappedStream()
 
 
+class PostRecord:
+    """What became of the HTTP POSTs one request made (``track_posts``).
+
+    ``refused`` counts POSTs whose connection was never established (refused, unreachable, or
+    timed out connecting: not a byte of them reached the server); ``reached`` counts the rest.
+    """
+
+    __slots__ = ("reached", "refused")
+
+    def __init__(self) -> None:
+        self.refused = 0
+        self.reached = 0
+
+    @property
+    def never_sent(self) -> bool:
+        """Provably never reached the server: POSTs were tried and every one was refused."""
+        return self.refused > 0 and self.reached == 0
+
+
+_posts: ContextVar[PostRecord | None] = ContextVar("patchbay_posts", default=None)
+
+
+@contextmanager
+def track_posts() -> Iterator[PostRecord]:
+    """Record the HTTP POSTs the SDK makes on behalf of the code in this block.
+
+    The SDK posts from its own tasks, but in a copy of the sending task's context (for tracing),
+    so the record set here is the one ``_ReachabilityTransport`` sees for this caller's messages.
+    """
+    record = PostRecord()
+    token = _posts.set(record)
+    try:
+        yield record
+    finally:
+        _posts.reset(token)
+
+
 class _ReachabilityTransport:
     """An httpx2 transport that reports when the server cannot be reached at all.
 
@@ -123,12 +161,21 @@ class _ReachabilityTransport:
     async def handle_async_request(self, request: Any) -> Any:
         import httpx2
 
+        record = _posts.get() if request.method == "POST" else None
         try:
             response = await self._inner.handle_async_request(request)
         except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
+            if record is not None:
+                record.refused += 1
             if request.method != "DELETE":
                 self._on_unreachable(f"the server cannot be reached ({type(exc).__name__}: {exc})")
             raise
+        except BaseException:
+            if record is not None:
+                record.reached += 1  # a write or read failed: part of it may have arrived
+            raise
+        if record is not None:
+            record.reached += 1
         content_type = response.headers.get("content-type", "").lower()
         if self._max_body and not content_type.startswith("text/event-stream"):
             response.stream = _capped(response.stream, self._max_body)

@@ -12,8 +12,9 @@ import httpx2
 import pytest
 
 from patchbay import ConnectionLost, ProtocolError, ServerUnavailable
+from patchbay.events import CatalogueChanged
 
-from ..conftest import PY, SERVERS, BackgroundServer, free_port, new_tag
+from ..conftest import FASTMCP_APP, PY, SERVERS, BackgroundServer, free_port, new_tag
 from .helpers import FAULTS, contained, expect_states, within
 
 pytestmark = pytest.mark.anyio
@@ -35,6 +36,10 @@ class Restartable:
     async def restart(self) -> None:
         """Kill it (SIGKILL, no goodbye) and start it again on the same port, off the event loop."""
         self.server.kill()
+        await self.revive()
+
+    async def revive(self) -> None:
+        """Start it again on the same port (after ``kill()``), off the event loop."""
         self.server = await anyio.to_thread.run_sync(BackgroundServer, self.argv, self.port)
 
     async def control(self, path: str) -> None:
@@ -62,6 +67,11 @@ def start_http() -> Iterator[Any]:
 
 def faults_server(*flags: str) -> list[str]:
     return [PY, str(FAULTS / "http_faults.py"), *flags]
+
+
+def fastmcp_server() -> list[str]:
+    """tests/servers/fastmcp_app.py (fastmcp 4.x) over Streamable HTTP: it speaks 2026-07-28."""
+    return [PY, str(FASTMCP_APP), "--transport", "http"]
 
 
 async def test_http_500_at_connect_fails_that_server(start_http: Any) -> None:
@@ -163,3 +173,98 @@ async def test_http_server_killed_during_a_call(start_http: Any, protocol: str) 
             await expect_states(events, "web", "failed")
         with pytest.raises(ServerUnavailable, match="failed"):
             await manager.call_tool("mcp__web__echo", {"text": "x"}, server="web")
+
+
+# A 2026-07-28 Streamable HTTP session is stateless: no session id, and nothing stays open between
+# requests (no event stream; fastmcp's server offers no `subscriptions/listen` either).
+
+
+async def test_a_stopped_2026_http_server_is_noticed_without_a_call(
+    start_http: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expected: with no `health_interval` set, a stateless HTTP session is still probed
+    (`server/discover`, every few seconds; shortened here): a fastmcp server that stopped is
+    `reconnecting` within one probe, not `ready`, and is `ready` again once it is back."""
+    monkeypatch.setattr("patchbay.connection._STATELESS_HEALTH_INTERVAL", 0.2)
+    server = start_http(fastmcp_server())
+    tag = new_tag()
+    async with contained(tag, web={"url": server.url(), "reconnect": FAST_RETRY}) as manager:
+        assert manager.status()["web"]["protocol_version"] == "2026-07-28"
+        async with manager.events() as events:
+            killed_at = time.perf_counter()
+            server.kill()
+            lost = await expect_states(events, "web", "reconnecting")
+            assert time.perf_counter() - killed_at < 0.2 + 1
+            assert "cannot be reached" in (lost.error or "")
+            await server.revive()
+            await expect_states(events, "web", "ready")
+        assert (await manager.call_tool("mcp__web__add", {"a": 2, "b": 3})).text == "5"
+
+
+async def test_a_2026_listen_stream_that_breaks_is_checked_at_once(start_http: Any) -> None:
+    """Expected: an SDK server on 2026-07-28 that offers list_changed has a `subscriptions/listen`
+    stream open; when that stream breaks because the server was killed, a health check runs at
+    once and finds it gone: `reconnecting` well before any periodic probe would have run."""
+    server = start_http([PY, str(SERVERS / "notify.py"), "--transport", "http"])
+    tag = new_tag()
+    async with contained(tag, web={"url": server.url(), "reconnect": FAST_RETRY}) as manager:
+        assert manager.status()["web"]["protocol_version"] == "2026-07-28"
+        async with manager.events() as events:
+            # A change announced on the listen stream reaches the catalogue: the stream is open.
+            await manager.call_tool("mcp__web__add_tool", {"name": "fresh"})
+            with anyio.fail_after(10):
+                while not isinstance(event := await events.get(), CatalogueChanged) or event.server != "web":
+                    pass
+            assert manager.get_tool("mcp__web__fresh").server == "web"
+            killed_at = time.perf_counter()
+            server.kill()
+            lost = await expect_states(events, "web", "reconnecting")
+            assert time.perf_counter() - killed_at < 1.5
+            assert "cannot be reached" in (lost.error or "")
+
+
+async def test_a_call_to_a_stopped_2026_http_server_waits_for_it_to_come_back(start_http: Any) -> None:
+    """Expected: a call whose connection is refused never reached the server, so it is not
+    ConnectionLost: the server is marked `reconnecting` and the call waits within its deadline,
+    then runs on the server started again on the same port."""
+    server = start_http(fastmcp_server())
+    tag = new_tag()
+    async with contained(tag, web={"url": server.url(), "reconnect": FAST_RETRY}) as manager:
+        results: list[str] = []
+
+        async def call() -> None:
+            results.append((await manager.call_tool("mcp__web__add", {"a": 2, "b": 3}, timeout=20)).text)
+
+        async with manager.events() as events:
+            server.kill()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)
+                lost = await expect_states(events, "web", "reconnecting")  # the call's refused POST
+                assert "cannot be reached" in (lost.error or "")
+                assert results == []
+                await server.revive()
+        assert results == ["5"]
+        assert manager.status()["web"]["state"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("reconnect", "timeout", "match"),
+    [
+        ({"attempts": 2, "base_delay": 0.05}, 10.0, "server is failed"),
+        ({"attempts": 100, "base_delay": 0.2, "max_delay": 0.5}, 1.0, "not ready within 1s"),
+    ],
+    ids=["retries-run-out", "deadline-passes"],
+)
+async def test_a_call_to_a_2026_http_server_that_never_comes_back_fails_typed(
+    start_http: Any, reconnect: dict[str, Any], timeout: float, match: str
+) -> None:
+    """Expected: the refused call waits for the reconnect, and when the server stays away it gets
+    ServerUnavailable (the retries ran out, or its own deadline passed first): never a hang,
+    never ConnectionLost."""
+    server = start_http(fastmcp_server())
+    tag = new_tag()
+    async with contained(tag, web={"url": server.url(), "reconnect": reconnect}) as manager:
+        server.kill()
+        with within(timeout + 1), pytest.raises(ServerUnavailable, match=match) as caught:
+            await manager.call_tool("mcp__web__add", {"a": 2, "b": 3}, timeout=timeout)
+        assert caught.value.server == "web"
