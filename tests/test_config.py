@@ -21,6 +21,8 @@ from patchbay.config import (
     ReconnectSettings,
     ServerConfig,
     Settings,
+    _discover,
+    _expand,
     default_config_paths,
     find_project_config,
     load_config,
@@ -532,7 +534,7 @@ def test_explicit_empty_list_reads_nothing(tmp_path: Path) -> None:
 @pytest.fixture
 def user_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "config-home" / "patchbay" / "mcp.yaml"
-    monkeypatch.setattr(config_module, "user_config_path", lambda: path)
+    monkeypatch.setattr(_discover, "user_config_path", lambda: path)
     return path
 
 
@@ -768,8 +770,8 @@ def test_references_are_what_expansion_looks_up(written: str, every: list[str], 
 
     looked_up: list[str] = []
     try:
-        config_module._expand(written, EverySet())
-    except config_module._ExpansionError:  # malformed: expansion stops there, the scanner goes on
+        _expand.expand(written, EverySet())
+    except _expand.ExpansionError:  # malformed: expansion stops there, the scanner goes on
         assert list(dict.fromkeys(looked_up)) == every[: len(set(looked_up))]
     else:
         assert list(dict.fromkeys(looked_up)) == every
