@@ -91,10 +91,19 @@ _Count = Annotated[int, _NotBool, Field(ge=0)]
 # default max_delay when another file (or the merged settings) supplies a larger max_delay, so the
 # cross-field check runs only on the merged result.
 PARTIAL: dict[str, bool] = {"patchbay_partial": True}
+# Passed for a server entry read from a file. The file parser has checked the entry's name and what
+# its transport needs (a command, a valid URL) and reported a problem at the key path as written
+# (``servers.git.command: required for a stdio server``), so the model does not check them again;
+# for a model built in code, its own validators are the only check.
+PARSED: dict[str, bool] = {**PARTIAL, "patchbay_parsed": True}
 
 
 def _is_partial(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get("patchbay_partial"))
+
+
+def _is_parsed(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("patchbay_parsed"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -382,28 +391,30 @@ class ServerConfig(BaseModel):
 
     @field_validator("name")
     @classmethod
-    def _check_name(cls, name: str) -> str:
-        problem = name_problem(name)
+    def _check_name(cls, name: str, info: ValidationInfo) -> str:
+        problem = None if _is_parsed(info) else name_problem(name)
         if problem:
             raise ValueError(problem)
         return name
 
     @model_validator(mode="after")
-    def _check_transport(self) -> Self:
+    def _check_transport(self, info: ValidationInfo) -> Self:
         if self.error is not None:
             return self  # fields whose expansion failed hold their unexpanded text
-        if self.transport == "stdio":
-            if not self.command:
-                raise ValueError("a stdio server needs a command")
-        elif not self.url:
-            raise ValueError(f"an {self.transport} server needs a url")
-        else:
-            problem = url_problem(self.url)
-            if problem:
-                raise ValueError(f"url: {problem}")
+        problem = None if _is_parsed(info) else self._endpoint_problem()
+        if problem:
+            raise ValueError(problem)
         if self.auth is not None and self.transport == "stdio":
             raise ValueError("auth applies to http and sse servers only")
         return self
+
+    def _endpoint_problem(self) -> str | None:
+        if self.transport == "stdio":
+            return None if self.command else "a stdio server needs a command"
+        if not self.url:
+            return f"an {self.transport} server needs a url"
+        problem = url_problem(self.url)
+        return f"url: {problem}" if problem else None
 
     def resolved_auto_connect(self, settings: Settings) -> bool:
         return settings.auto_connect if self.auto_connect is None else self.auto_connect

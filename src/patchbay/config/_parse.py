@@ -23,6 +23,7 @@ from ._discover import file_cwd, user_home
 from ._expand import ExpansionError, expand, expand_home
 from ._models import (
     FLAT_RECONNECT,
+    PARSED,
     PARTIAL,
     Layer,
     ServerConfig,
@@ -35,7 +36,6 @@ from ._models import (
 from ._models import (
     warn as warn_config,
 )
-from ._read import plain
 
 CALLER_CWD = "<caller>"
 """``cwd: <caller>``: start the server in the directory patchbay was started from (read at load)."""
@@ -176,6 +176,32 @@ class ParsedFile:
     """Server name -> key path of its reconnect entry (its sub-keys are merged over the settings)."""
 
 
+@dataclass
+class _Entry:
+    """One server entry's keys as gathered, before expansion: the fields, and how they were spelled."""
+
+    fields: dict[str, Any]
+    keymap: dict[KeyPath, KeyPath] = field(default_factory=dict)
+    """Model field path -> the key path written (``("enabled",)`` -> ``("disabled",)``), for errors."""
+    transports: dict[str, Transport] = field(default_factory=dict)
+    """Each of ``transport`` / ``type`` / ``transportType`` that was written -> what it names."""
+    disabled: tuple[str, bool] | None = None
+    excluded: list[str] = field(default_factory=list)
+    reconnect: dict[str, Any] = field(default_factory=dict)
+    reconnect_path: str | None = None
+    """The key path of the first reconnect key written, for errors about the merged value."""
+
+
+def url_transport(url: str) -> Transport:
+    """``sse`` for a URL whose path ends in ``/sse`` (such URLs are SSE in Claude Desktop-era
+    configs), else ``http``."""
+    try:
+        url_path = urlsplit(url).path.rstrip("/")
+    except ValueError:  # a broken URL is reported by the URL check
+        return "http"
+    return "sse" if url_path.endswith("/sse") else "http"
+
+
 class FileParser:
     """Turns one file's parsed content into a ``ParsedFile``, raising ``ConfigError`` at the first problem."""
 
@@ -297,25 +323,28 @@ class FileParser:
                 self.unknown("", key, _TOP_KEYS)
         for top in ("mcpServers", "servers"):
             block = data.get(top)
-            if block is None:
-                continue
-            if not isinstance(block, Mapping):
-                raise self.fail(top, f"expected a mapping of server names to entries, got {_kind(block)}")
-            for name, entry in block.items():
-                if not isinstance(name, str):
-                    raise self.fail(top, f"server names must be strings (quote {name!r})")
-                path = join_path(top, name)
-                problem = name_problem(name)
-                if problem:
-                    raise self.fail(path, problem)
-                if name in doc.servers:
-                    raise self.fail(path, "this server is also defined under mcpServers; keep one")
-                server, reconnect_path = self.server(path, name, entry)
-                doc.servers[name] = server
-                if reconnect_path is not None:
-                    doc.reconnect_paths[name] = reconnect_path
+            if block is not None:
+                self.servers(top, block, doc)
         self.settings(data.get("settings"), doc)
         return doc
+
+    def servers(self, top: str, block: Any, doc: ParsedFile) -> None:
+        """The entries under ``servers`` or ``mcpServers``; a name is checked here, once, before its entry."""
+        if not isinstance(block, Mapping):
+            raise self.fail(top, f"expected a mapping of server names to entries, got {_kind(block)}")
+        for name, entry in block.items():
+            if not isinstance(name, str):
+                raise self.fail(top, f"server names must be strings (quote {name!r})")
+            path = join_path(top, name)
+            problem = name_problem(name)
+            if problem:
+                raise self.fail(path, problem)
+            if name in doc.servers:
+                raise self.fail(path, "this server is also defined under mcpServers; keep one")
+            server, reconnect_path = self.server(path, name, entry)
+            doc.servers[name] = server
+            if reconnect_path is not None:
+                doc.reconnect_paths[name] = reconnect_path
 
     def settings(self, block: Any, doc: ParsedFile) -> None:
         if block is None:
@@ -331,13 +360,9 @@ class FileParser:
                     continue  # null means "not set" unless null is a meaningful value
                 given[key] = value
                 doc.settings_paths[key] = join_path("settings", key)
-                doc.settings_raw[key] = plain(value)
+                doc.settings_raw[key] = value  # the file's data is plain already: nothing to copy
             elif key == "reconnect" or key in FLAT_RECONNECT:
-                for sub, sub_value, parts in self.reconnect_items(key, value, "settings"):
-                    if sub in reconnect:
-                        raise self.fail(join_path("settings", *parts), f"reconnect {sub} is given twice")
-                    reconnect[sub] = sub_value
-                    keymap[("reconnect", sub)] = parts
+                for sub, parts in self.reconnect_keys(key, value, "settings", reconnect, keymap):
                     doc.settings_paths[f"reconnect.{sub}"] = join_path("settings", *parts)
             else:
                 self.unknown("settings", key, (*_SETTINGS_KEYS, "reconnect", *FLAT_RECONNECT))
@@ -352,6 +377,23 @@ class FileParser:
                 doc.settings[key] = getattr(validated, key)
         if reconnect:
             doc.settings["reconnect"] = {sub: getattr(validated.reconnect, sub) for sub in reconnect}
+
+    def reconnect_keys(
+        self, key: str, value: Any, base: str, into: dict[str, Any], keymap: dict[KeyPath, KeyPath]
+    ) -> list[tuple[str, KeyPath]]:
+        """The reconnect sub-keys of ``reconnect: {...}`` or a flat key (``reconnect_delay``) into
+        ``into``, the written key paths into ``keymap``; returns (sub-key, key path parts) of each.
+
+        One sub-key given twice (``reconnect_delay`` and ``reconnect.base_delay``) fails.
+        """
+        added: list[tuple[str, KeyPath]] = []
+        for sub, sub_value, parts in self.reconnect_items(key, value, base):
+            if sub in into:
+                raise self.fail(join_path(base, *parts), f"reconnect {sub} is given twice")
+            into[sub] = sub_value
+            keymap[("reconnect", sub)] = parts
+            added.append((sub, parts))
+        return added
 
     def reconnect_items(self, key: str, value: Any, base: str) -> list[tuple[str, Any, KeyPath]]:
         """(sub-key, value, key path parts as written) from ``reconnect: {...}`` or a flat key."""
@@ -373,137 +415,148 @@ class FileParser:
                 self.unknown(join_path(base, key), sub, _RECONNECT_KEYS)
         return items
 
+    # -- one server entry, in steps
+
     def server(self, path: str, name: str, entry: Any) -> tuple[ServerConfig, str | None]:
-        """One server entry; returns it and the key path of its reconnect entry, if any."""
+        """One server entry; returns it and the key path of its reconnect entry, if any.
+
+        The steps, each failing at the first problem with the key path as written: gather the keys
+        in the order written, fold the Claude/Cline spellings into patchbay's, expand ``${VAR}``,
+        settle the transport, check what it needs (a command or a URL), then validate the rest.
+        """
         if not isinstance(entry, Mapping):
             raise self.fail(path, f"expected a mapping (command/args/env or url/headers), got {_kind(entry)}")
-        fields: dict[str, Any] = {
-            "name": name,
-            "source": self.file,
-            "layer": self.layer,
-            "raw": plain(entry),
-        }
-        keymap: dict[KeyPath, KeyPath] = {}
-        transports: dict[str, Transport] = {}
-        disabled: tuple[str, bool] | None = None
-        excluded: list[str] = []
-        reconnect: dict[str, Any] = {}
-        reconnect_path: str | None = None
-
+        # The file's data is plain already (read_file, Config.from_dict): ``raw`` needs no copy.
+        gathered = _Entry(fields={"name": name, "source": self.file, "layer": self.layer, "raw": dict(entry)})
         for key, value in entry.items():
-            if not isinstance(key, str):
-                self.unknown(path, key, _SERVER_KEYS)
-                continue
-            if key in _IGNORED_SERVER_KEYS or value is None:  # null means "not set"
-                continue
-            key_path = join_path(path, key)
-            if key in _TRANSPORT_KEYS:
-                spelled = self.string(value, key_path)
-                known = _TRANSPORTS.get(spelled.lower())
-                if known is None:
-                    raise self.fail(
-                        key_path,
-                        f"unknown transport {spelled!r}; expected stdio, http (streamable-http) or sse",
-                    )
-                transports[key] = known
-            elif key in ("command", "cwd", "url"):
-                fields[key] = self.string(value, key_path)
-            elif key == "args":
-                fields["args"] = self.string_list(value, key_path, coerce=True)
-            elif key in ("env", "headers"):
-                fields[key] = self.string_map(value, key_path, headers=key == "headers")
-            elif key == "disabled":  # Claude / Cline spelling
-                if not isinstance(value, bool):
-                    raise self.fail(key_path, "expected true or false")
-                disabled = (key, value)
-            elif key in _LIST_SERVER_KEYS:
-                items = self.string_list(value, key_path, coerce=False)
-                if key in ("exclude_tools", "disabledTools"):  # disabledTools: Roo Code
-                    excluded.extend(items)
-                    keymap.setdefault(("exclude_tools",), (key,))
-                else:
-                    if key == "env_passthrough":
-                        for index, item in enumerate(items):
-                            problem = env_name_problem(item)
-                            if problem:
-                                raise self.fail(
-                                    join_path(key_path, index),
-                                    f"invalid environment variable name: {problem}",
-                                )
-                    fields[key] = tuple(items)
-            elif key == "reconnect" or key in FLAT_RECONNECT:
-                for sub, sub_value, parts in self.reconnect_items(key, value, path):
-                    if sub in reconnect:
-                        raise self.fail(join_path(path, *parts), f"reconnect {sub} is given twice")
-                    reconnect[sub] = sub_value
-                    keymap[("reconnect", sub)] = parts
-                    if reconnect_path is None:
-                        reconnect_path = join_path(path, key)
-                        keymap[("reconnect",)] = (key,)
-            elif key in _SCALAR_SERVER_KEYS:
-                fields[key] = value
-            else:
-                self.unknown(path, key, _SERVER_KEYS)
-
-        if disabled is not None:
-            if "enabled" in fields and fields["enabled"] is disabled[1]:
-                raise self.fail(join_path(path, "disabled"), "contradicts enabled")
-            fields["enabled"] = not disabled[1]
-            keymap[("enabled",)] = (disabled[0],)
-        if excluded:
-            fields["exclude_tools"] = tuple(dict.fromkeys(excluded))
-        if reconnect:
-            fields["reconnect"] = reconnect
-
+            self.gather(gathered, path, key, value)
+        self.fold(gathered, path)
+        fields = gathered.fields
         problems = self.expand_fields(path, fields)
-
-        if len(set(transports.values())) > 1:
-            spelled_keys = " and ".join(transports)
-            raise self.fail(path, f"{spelled_keys} disagree about the transport")
-        if transports:
-            key, transport = next(iter(transports.items()))
-            keymap[("transport",)] = (key,)
-        elif "command" in fields and "url" in fields:
-            raise self.fail(path, "has both command and url; set transport (stdio, http or sse) to choose")
-        elif "command" in fields:
-            transport = "stdio"
-        elif "url" in fields:
-            try:
-                url_path = urlsplit(fields["url"]).path.rstrip("/")
-            except ValueError:  # reported by url_problem below
-                url_path = ""
-            transport = "sse" if url_path.endswith("/sse") else "http"
-        else:
-            raise self.fail(path, "needs a command (stdio server) or a url (http or sse server)")
-        fields["transport"] = transport
-
-        raw = fields["raw"]
+        fields["transport"] = transport = self.transport(gathered, path)
         if transport == "stdio":
-            if "command" not in fields:
-                raise self.fail(join_path(path, "command"), "required for a stdio server")
-            if fields["command"] == "" and "command" not in problems:
-                self.value_problem(problems, path, "command", "must not be empty", raw)
-            if "url" in fields:
-                self.warn(join_path(path, "url"), "ignored for a stdio server")
-            if "cwd" not in fields:
-                fields["cwd"] = self.default_cwd()
+            self.check_stdio(path, fields, problems)
         else:
-            if "url" not in fields:
-                raise self.fail(join_path(path, "url"), f"required for an {transport} server")
-            if "url" not in problems:
-                problem = url_problem(fields["url"])
-                if problem:
-                    self.value_problem(problems, path, "url", problem, raw)
-            if "command" in fields:
-                self.warn(join_path(path, "command"), f"ignored for an {transport} server")
-
+            self.check_remote(path, transport, fields, problems)
         if problems:
             fields["error"] = "; ".join(problems.values())
         try:
-            server = ServerConfig.model_validate(fields, context=PARTIAL)
+            server = ServerConfig.model_validate(fields, context=PARSED)
         except ValidationError as exc:
-            raise self.translate(exc, path, keymap) from None
-        return server, reconnect_path
+            raise self.translate(exc, path, gathered.keymap) from None
+        return server, gathered.reconnect_path
+
+    def gather(self, entry: _Entry, path: str, key: Any, value: Any) -> None:
+        """One key of a server entry, as written; a wrong shape fails, an unknown key warns."""
+        if not isinstance(key, str):
+            self.unknown(path, key, _SERVER_KEYS)
+            return
+        if key in _IGNORED_SERVER_KEYS or value is None:  # null means "not set"
+            return
+        key_path = join_path(path, key)
+        if key in _TRANSPORT_KEYS:
+            entry.transports[key] = self.transport_name(value, key_path)
+        elif key in ("command", "cwd", "url"):
+            entry.fields[key] = self.string(value, key_path)
+        elif key == "args":
+            entry.fields["args"] = self.string_list(value, key_path, coerce=True)
+        elif key in ("env", "headers"):
+            entry.fields[key] = self.string_map(value, key_path, headers=key == "headers")
+        elif key == "disabled":  # Claude / Cline spelling
+            if not isinstance(value, bool):
+                raise self.fail(key_path, "expected true or false")
+            entry.disabled = (key, value)
+        elif key in _LIST_SERVER_KEYS:
+            self.gather_list(entry, key, value, key_path)
+        elif key == "reconnect" or key in FLAT_RECONNECT:
+            added = self.reconnect_keys(key, value, path, entry.reconnect, entry.keymap)
+            if added and entry.reconnect_path is None:
+                entry.reconnect_path = key_path
+                entry.keymap[("reconnect",)] = (key,)
+        elif key in _SCALAR_SERVER_KEYS:
+            entry.fields[key] = value
+        else:
+            self.unknown(path, key, _SERVER_KEYS)
+
+    def transport_name(self, value: Any, key_path: str) -> Transport:
+        spelled = self.string(value, key_path)
+        known = _TRANSPORTS.get(spelled.lower())
+        if known is None:
+            raise self.fail(
+                key_path, f"unknown transport {spelled!r}; expected stdio, http (streamable-http) or sse"
+            )
+        return known
+
+    def gather_list(self, entry: _Entry, key: str, value: Any, key_path: str) -> None:
+        items = self.string_list(value, key_path, coerce=False)
+        if key in ("exclude_tools", "disabledTools"):  # disabledTools: Roo Code
+            entry.excluded.extend(items)
+            entry.keymap.setdefault(("exclude_tools",), (key,))
+            return
+        if key == "env_passthrough":
+            for index, item in enumerate(items):
+                problem = env_name_problem(item)
+                if problem:
+                    raise self.fail(
+                        join_path(key_path, index), f"invalid environment variable name: {problem}"
+                    )
+        entry.fields[key] = tuple(items)
+
+    def fold(self, entry: _Entry, path: str) -> None:
+        """``disabled``, ``disabledTools`` and the reconnect sub-keys into the fields they spell."""
+        fields = entry.fields
+        if entry.disabled is not None:
+            key, disabled = entry.disabled
+            if "enabled" in fields and fields["enabled"] is disabled:
+                raise self.fail(join_path(path, "disabled"), "contradicts enabled")
+            fields["enabled"] = not disabled
+            entry.keymap[("enabled",)] = (key,)
+        if entry.excluded:
+            fields["exclude_tools"] = tuple(dict.fromkeys(entry.excluded))
+        if entry.reconnect:
+            fields["reconnect"] = entry.reconnect
+
+    def transport(self, entry: _Entry, path: str) -> Transport:
+        """The transport as written (every spelling must agree), else inferred from command or url."""
+        fields = entry.fields
+        if len(set(entry.transports.values())) > 1:
+            spelled_keys = " and ".join(entry.transports)
+            raise self.fail(path, f"{spelled_keys} disagree about the transport")
+        if entry.transports:
+            key, transport = next(iter(entry.transports.items()))
+            entry.keymap[("transport",)] = (key,)
+            return transport
+        if "command" in fields and "url" in fields:
+            raise self.fail(path, "has both command and url; set transport (stdio, http or sse) to choose")
+        if "command" in fields:
+            return "stdio"
+        if "url" in fields:
+            return url_transport(fields["url"])
+        raise self.fail(path, "needs a command (stdio server) or a url (http or sse server)")
+
+    def check_stdio(self, path: str, fields: dict[str, Any], problems: dict[str, str]) -> None:
+        """A stdio server needs a command, checked here only (see ``PARSED``); its cwd defaults."""
+        if "command" not in fields:
+            raise self.fail(join_path(path, "command"), "required for a stdio server")
+        if fields["command"] == "" and "command" not in problems:
+            self.value_problem(problems, path, "command", "must not be empty", fields["raw"])
+        if "url" in fields:
+            self.warn(join_path(path, "url"), "ignored for a stdio server")
+        if "cwd" not in fields:
+            fields["cwd"] = self.default_cwd()
+
+    def check_remote(
+        self, path: str, transport: str, fields: dict[str, Any], problems: dict[str, str]
+    ) -> None:
+        """An http or sse server needs a valid URL, checked here only (see ``PARSED``)."""
+        if "url" not in fields:
+            raise self.fail(join_path(path, "url"), f"required for an {transport} server")
+        if "url" not in problems:
+            problem = url_problem(fields["url"])
+            if problem:
+                self.value_problem(problems, path, "url", problem, fields["raw"])
+        if "command" in fields:
+            self.warn(join_path(path, "command"), f"ignored for an {transport} server")
 
     def value_problem(self, problems: dict[str, str], path: str, key: str, reason: str, raw: Any) -> None:
         """A bad value fails the file when written literally, only its server when it came from ``${VAR}``."""
