@@ -24,6 +24,7 @@ from patchbay.config import (
     _discover,
     _expand,
     default_config_paths,
+    diff_servers,
     find_project_config,
     load_config,
     user_config_path,
@@ -951,6 +952,22 @@ def test_fingerprint_sees_expanded_values() -> None:
     new = Config.from_dict({"servers": {"s": entry}}, env={"TOKEN": "two"}).servers["s"]
     assert old.raw == new.raw
     assert old.fingerprint() != new.fingerprint()
+
+
+def test_diff_servers_is_what_reload_applies(tmp_path: Path) -> None:
+    written = {"gone": {"command": "g"}, "same": {"command": "s"}, "edited": {"command": "e"}}
+    old = load_config([write_json(tmp_path, "old.json", {"servers": written})], env=NO_ENV)
+    # The same entry from another file, in the other shape, is no change: only its meaning counts.
+    moved = {"fresh": {"command": "f"}, "edited": {"command": "E"}, "same": {"command": "s"}}
+    new = load_config([write_json(tmp_path, "other.json", {"mcpServers": moved})], env=NO_ENV)
+    changes = diff_servers(old, new)
+    assert changes.as_dict() == {
+        "added": ["fresh"],
+        "removed": ["gone"],
+        "changed": ["edited"],
+        "unchanged": ["same"],
+    }
+    assert diff_servers(new, new).unchanged == ["fresh", "edited", "same"]
 
 
 # --------------------------------------------------------------------------------------------------

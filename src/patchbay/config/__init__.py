@@ -60,7 +60,7 @@ The package, one job a module, imported one way (each imports only those above i
 * ``_expand``: the ``${VAR}`` grammar and its one reader;
 * ``_discover``: where the user, project and ``$PATCHBAY_CONFIG`` files are;
 * ``_parse``: one file's data into models, with problems at the key path as written;
-* ``_layers``: ``load_config``, the merge of the layers and ``Config``.
+* ``_layers``: ``load_config``, the merge of the layers, ``Config``, and ``diff_servers`` (for reload).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ from ._discover import PROJECT_CONFIG as PROJECT_CONFIG
 from ._discover import default_config_paths, find_project_config, user_config_path
 from ._expand import PYTHON_VARIABLE as PYTHON_VARIABLE
 from ._expand import references
-from ._layers import Config, load_config
+from ._layers import Config, ServerChanges, diff_servers, load_config
 from ._models import (
     ConfigWarning,
     EffectiveServer,
@@ -100,10 +100,12 @@ __all__ = [
     "Protocol",
     "ReconnectSettings",
     "RootEntry",
+    "ServerChanges",
     "ServerConfig",
     "Settings",
     "Transport",
     "default_config_paths",
+    "diff_servers",
     "find_project_config",
     "load_config",
     "load_json",

@@ -1,4 +1,5 @@
-"""Layering: ``load_config`` reads the files of each layer and merges them into one ``Config``.
+"""Layering: ``load_config`` reads the files of each layer and merges them into one ``Config``;
+``diff_servers`` says what a new ``Config`` changes (what ``MCPManager.reload`` applies).
 
 Servers replace whole (a later file's entry wins, at the first file's position); settings merge key
 by key for exactly the keys each file wrote. A project file's settings that widen what servers see
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -21,7 +23,7 @@ from ._models import Layer, ProjectSettings, ReconnectSettings, ServerConfig, Se
 from ._parse import FileParser, ParsedFile, error_reason, join_path
 from ._read import TooBig, plain, read_file
 
-__all__ = ["Config", "load_config"]
+__all__ = ["Config", "ServerChanges", "diff_servers", "load_config"]
 
 # Settings that change only timing; every other settings key (``roots``, and any later one) widens
 # what servers see or run, so a project file's value waits for the user's approval.
@@ -186,3 +188,43 @@ def merge(docs: Sequence[ParsedFile]) -> Config:
             **{key: value for key, (_, value) in held.items() if key in ProjectSettings.model_fields},
         )
     return Config(servers=servers, settings=settings, sources=sources, project_settings=project_settings)
+
+
+@dataclass(frozen=True)
+class ServerChanges:
+    """What a new config changes about the servers of an old one, by name (what ``reload`` applies).
+
+    ``added`` and ``changed`` and ``unchanged`` are in the new config's order, ``removed`` in the
+    old one's. A server is changed when its ``fingerprint()`` differs: provenance alone (the same
+    entry moved to another file) is no change.
+    """
+
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    unchanged: list[str]
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """``{"added": [...], "removed": [...], "changed": [...], "unchanged": [...]}``."""
+        return {
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "changed": list(self.changed),
+            "unchanged": list(self.unchanged),
+        }
+
+
+def diff_servers(old: Config, new: Config) -> ServerChanges:
+    """The servers ``new`` adds, removes, changes and keeps relative to ``old``."""
+    before = old.servers
+    changed = [
+        name
+        for name in new.servers
+        if name in before and new.servers[name].fingerprint() != before[name].fingerprint()
+    ]
+    return ServerChanges(
+        added=[name for name in new.servers if name not in before],
+        removed=[name for name in before if name not in new.servers],
+        changed=changed,
+        unchanged=[name for name in new.servers if name in before and name not in changed],
+    )
