@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -120,18 +120,33 @@ def load_config(
     return merge(docs)
 
 
+_Origin: TypeAlias = tuple[str | None, str]  # (file, key path) that set a settings value
+_Held: TypeAlias = dict[
+    str, tuple[ParsedFile, Any]
+]  # key -> the project file that set it last, and its value
+
+
 def merge(docs: Sequence[ParsedFile]) -> Config:
     """Merge parsed files in order: servers replace whole, settings merge key by key."""
-    merged: dict[str, Any] = {}
-    origins: dict[str, tuple[str | None, str]] = {}  # settings key -> (file, path) that set it last
-    servers: dict[str, ServerConfig] = {}
-    reconnect_paths: dict[str, str] = {}
+    settings, held = _merge_settings(docs)
+    return Config(
+        servers=_merge_servers(docs, settings),
+        settings=settings,
+        sources=tuple(doc.file for doc in docs if doc.file is not None),
+        project_settings=_held_back(held),
+    )
 
-    def touch(key: str, origin: tuple[str | None, str]) -> None:
+
+def _merge_settings(docs: Sequence[ParsedFile]) -> tuple[Settings, _Held]:
+    """The merged settings, and the project-file settings held back until approved."""
+    merged: dict[str, Any] = {}
+    origins: dict[str, _Origin] = {}  # settings key -> where it was set last, most recent last
+    held: _Held = {}
+
+    def touch(key: str, origin: _Origin) -> None:
         origins.pop(key, None)  # re-insert so the order is "most recently set last"
         origins[key] = origin
 
-    held: dict[str, tuple[ParsedFile, Any]] = {}  # key -> the project file that set it last, and its value
     for doc in docs:
         for key, value in doc.settings.items():
             if key not in _HARMLESS_SETTINGS:
@@ -146,15 +161,13 @@ def merge(docs: Sequence[ParsedFile]) -> Config:
             else:
                 merged[key] = value
                 touch(key, (doc.file, doc.settings_paths[key]))
-        for name, server in doc.servers.items():
-            servers[name] = server  # a redefinition keeps the first file's position
-            if name in doc.reconnect_paths:
-                reconnect_paths[name] = doc.reconnect_paths[name]
-            else:
-                reconnect_paths.pop(name, None)
+    return _validated_settings(merged, origins), held
 
+
+def _validated_settings(merged: dict[str, Any], origins: Mapping[str, _Origin]) -> Settings:
+    """The merged settings checked as a whole; an error names the file and key that set the value last."""
     try:
-        settings = Settings.model_validate(merged)
+        return Settings.model_validate(merged)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         head = str(first["loc"][0]) if first["loc"] else ""
@@ -162,32 +175,48 @@ def merge(docs: Sequence[ParsedFile]) -> Config:
         file, path = origins[culprits[-1]] if culprits else (None, "settings")
         raise ConfigError(error_reason(first), file=file, path=path) from None
 
-    # A server's reconnect sub-keys override the merged settings' reconnect, not the defaults.
-    for name, server in servers.items():
-        if server.reconnect is None:
-            continue
-        given = {key: getattr(server.reconnect, key) for key in server.reconnect.model_fields_set}
-        try:
-            full = ReconnectSettings.model_validate({**settings.reconnect.model_dump(), **given})
-        except ValidationError as exc:
-            first = exc.errors(include_url=False, include_input=False)[0]
-            raise ConfigError(
-                error_reason(first),
-                file=server.source,
-                path=reconnect_paths.get(name, join_path("servers", name)),
-            ) from None
-        servers[name] = server.model_copy(update={"reconnect": full})
 
-    sources = tuple(doc.file for doc in docs if doc.file is not None)
-    project_settings = None
-    if held:
-        holder = next(iter(held.values()))[0]
-        project_settings = ProjectSettings(
-            source=holder.file or "",
-            raw={key: holder.settings_raw.get(key) for key in sorted(held)},
-            **{key: value for key, (_, value) in held.items() if key in ProjectSettings.model_fields},
-        )
-    return Config(servers=servers, settings=settings, sources=sources, project_settings=project_settings)
+def _merge_servers(docs: Sequence[ParsedFile], settings: Settings) -> dict[str, ServerConfig]:
+    """Each name's last definition, at its first position, its reconnect completed from ``settings``."""
+    servers: dict[str, ServerConfig] = {}
+    reconnect_paths: dict[str, str] = {}
+    for doc in docs:
+        for name, server in doc.servers.items():
+            servers[name] = server  # a redefinition keeps the first file's position
+            if name in doc.reconnect_paths:
+                reconnect_paths[name] = doc.reconnect_paths[name]
+            else:
+                reconnect_paths.pop(name, None)
+    for name, server in servers.items():
+        if server.reconnect is not None:
+            path = reconnect_paths.get(name, join_path("servers", name))
+            servers[name] = _with_reconnect(server, server.reconnect, settings, path)
+    return servers
+
+
+def _with_reconnect(
+    server: ServerConfig, reconnect: ReconnectSettings, settings: Settings, path: str
+) -> ServerConfig:
+    """A server's reconnect sub-keys override the merged settings' reconnect, not the defaults."""
+    given = {key: getattr(reconnect, key) for key in reconnect.model_fields_set}
+    try:
+        full = ReconnectSettings.model_validate({**settings.reconnect.model_dump(), **given})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        raise ConfigError(error_reason(first), file=server.source, path=path) from None
+    return server.model_copy(update={"reconnect": full})
+
+
+def _held_back(held: _Held) -> ProjectSettings | None:
+    """The held project-file settings, with the keys as written (what an approval hashes)."""
+    if not held:
+        return None
+    holder = next(iter(held.values()))[0]
+    return ProjectSettings(
+        source=holder.file or "",
+        raw={key: holder.settings_raw.get(key) for key in sorted(held)},
+        **{key: value for key, (_, value) in held.items() if key in ProjectSettings.model_fields},
+    )
 
 
 @dataclass(frozen=True)
