@@ -45,10 +45,14 @@ def parse_text(text: str, file: str) -> Any:
     int, float, bool and None, YAML dates as ISO strings, anchors as independent copies.
 
     A syntax error or a duplicate key is a ``ConfigError`` naming ``file`` and the line and column,
-    never the content. Unlike ``load_config`` this sets no limit on the number of values, so a large
-    host file (``~/.claude.json``) can be read.
+    never the content, and so is nesting deeper than ``load_config`` allows. Unlike ``load_config``
+    this sets no limit on the number of values, so a large host file (``~/.claude.json``) can be read.
     """
-    return plain(_parse_text(text, file))
+    data = _parse_text(text, file)
+    try:
+        return plain(data)
+    except TooBig as exc:  # JSON nested past the limit (YAML stops while reading)
+        raise ConfigError(str(exc), file=file) from None
 
 
 def load_json(text: str) -> tuple[Any, str | None]:
