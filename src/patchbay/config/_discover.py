@@ -44,6 +44,7 @@ def find_project_config(start: Path, *, home: str | os.PathLike[str] | None = No
 
 
 def user_home(env: Mapping[str, str]) -> str:
+    """``$HOME`` from ``env`` when it has one, else the OS's idea of the home directory."""
     return env.get("HOME") or os.path.expanduser("~")
 
 
@@ -58,6 +59,7 @@ def file_cwd(file: str) -> str:
 
 
 def absolute(path: str | os.PathLike[str], base: Path) -> Path:
+    """``path`` with ``~`` expanded, relative to ``base``, normalised (symlinks are kept)."""
     expanded = Path(path).expanduser()
     return Path(os.path.abspath(base / expanded))
 
