@@ -145,6 +145,14 @@ def test_import_reads_commented_json_and_points_errors_at_the_file_as_written(tm
     assert importer._read(yaml) == {"servers": {"r": {"url": "https://example.com/mcp"}}}
 
 
+def test_import_of_a_too_deep_commented_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    jsonc = tmp_path / "settings.json"
+    jsonc.write_text('// JSONC\n{"mcp": {"servers": {}}, "x": ' + "[" * 70 + "]" * 70 + "}\n")
+    with pytest.raises(errors.ConfigError, match="nested more than 64 levels deep") as caught:
+        importer._read(jsonc)
+    assert caught.value.file == str(jsonc)
+
+
 @pytest.mark.parametrize(
     ("name", "plain"),
     [

@@ -21,7 +21,10 @@ from patchbay.config import (
     ReconnectSettings,
     ServerConfig,
     Settings,
+    _discover,
+    _expand,
     default_config_paths,
+    diff_servers,
     find_project_config,
     load_config,
     user_config_path,
@@ -532,7 +535,7 @@ def test_explicit_empty_list_reads_nothing(tmp_path: Path) -> None:
 @pytest.fixture
 def user_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "config-home" / "patchbay" / "mcp.yaml"
-    monkeypatch.setattr(config_module, "user_config_path", lambda: path)
+    monkeypatch.setattr(_discover, "user_config_path", lambda: path)
     return path
 
 
@@ -768,8 +771,8 @@ def test_references_are_what_expansion_looks_up(written: str, every: list[str], 
 
     looked_up: list[str] = []
     try:
-        config_module._expand(written, EverySet())
-    except config_module._ExpansionError:  # malformed: expansion stops there, the scanner goes on
+        _expand.expand(written, EverySet())
+    except _expand.ExpansionError:  # malformed: expansion stops there, the scanner goes on
         assert list(dict.fromkeys(looked_up)) == every[: len(set(looked_up))]
     else:
         assert list(dict.fromkeys(looked_up)) == every
@@ -949,6 +952,22 @@ def test_fingerprint_sees_expanded_values() -> None:
     new = Config.from_dict({"servers": {"s": entry}}, env={"TOKEN": "two"}).servers["s"]
     assert old.raw == new.raw
     assert old.fingerprint() != new.fingerprint()
+
+
+def test_diff_servers_is_what_reload_applies(tmp_path: Path) -> None:
+    written = {"gone": {"command": "g"}, "same": {"command": "s"}, "edited": {"command": "e"}}
+    old = load_config([write_json(tmp_path, "old.json", {"servers": written})], env=NO_ENV)
+    # The same entry from another file, in the other shape, is no change: only its meaning counts.
+    moved = {"fresh": {"command": "f"}, "edited": {"command": "E"}, "same": {"command": "s"}}
+    new = load_config([write_json(tmp_path, "other.json", {"mcpServers": moved})], env=NO_ENV)
+    changes = diff_servers(old, new)
+    assert changes.as_dict() == {
+        "added": ["fresh"],
+        "removed": ["gone"],
+        "changed": ["edited"],
+        "unchanged": ["same"],
+    }
+    assert diff_servers(new, new).unchanged == ["fresh", "edited", "same"]
 
 
 # --------------------------------------------------------------------------------------------------

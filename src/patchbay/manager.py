@@ -24,7 +24,7 @@ import anyio.abc
 from . import errors
 from ._stdio import install_sigterm_cleanup
 from .catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool, server_prefix
-from .config import Config, ServerConfig, load_config
+from .config import Config, ServerConfig, diff_servers, load_config
 from .connection import _LOG_LEVELS, Connection, State
 from .events import DEFAULT_BUFFER, EventCallback, EventHub, EventStream
 from .handlers import Handlers, RootsSource, ServerCallbacks
@@ -357,23 +357,15 @@ class MCPManager:
                 "pass the new config to reload(), or build the manager from files"
             )
         new = load_config(self._config_paths) if config is None else self._coerce(config)
-        old_servers = self._config.servers
-        added = [n for n in new.servers if n not in old_servers]
-        removed = [n for n in old_servers if n not in new.servers]
-        changed = [
-            n
-            for n in new.servers
-            if n in old_servers and new.servers[n].fingerprint() != old_servers[n].fingerprint()
-        ]
-        unchanged = [n for n in new.servers if n in old_servers and n not in changed]
+        changes = diff_servers(self._config, new)
         async with anyio.create_task_group() as tg:
-            for name in removed + changed:
+            for name in changes.removed + changes.changed:
                 tg.start_soon(self._connections[name].stop)
         old_settings_roots = (self._config.settings.roots, self._config.project_settings)
         self._config = new
         connections: dict[str, Connection] = {}
         for name, server in new.servers.items():
-            if name in unchanged:
+            if name in changes.unchanged:
                 conn = self._connections[name]
                 conn.config, conn.settings = server, new.settings
             else:
@@ -386,14 +378,14 @@ class MCPManager:
             new.project_settings,
         ):  # untouched sessions are told their roots changed
             async with anyio.create_task_group() as tg:
-                for name in unchanged:
+                for name in changes.unchanged:
                     if connections[name].state == State.READY:
                         tg.start_soon(connections[name].send_roots_changed)
         if self._wait:
             await self.connect_all()
         else:
             self._start_auto()
-        return {"added": added, "removed": removed, "changed": changed, "unchanged": unchanged}
+        return changes.as_dict()
 
     def _require_open(self) -> None:
         if self._tg is None:

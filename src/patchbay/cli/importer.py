@@ -290,21 +290,21 @@ def _vscode_user_files(home: Path) -> list[Path]:
 
 
 def _read(path: Path) -> Any:
-    """A host's file, read and parsed by config.py's own reader, so a broken file gets the same error.
+    """A host's file, read and parsed by the config reader, so a broken file gets the same error.
 
     JSON files may have ``//`` and ``/* */`` comments, as VS Code and Cursor allow (trailing commas
     too: the config parser falls back to YAML, which accepts them).
     """
-    from ..config import _load_json, _parse_text, _plain, _read_text
+    from ..config import load_json, parse_text, read_text
 
-    text = _read_text(path)
-    data, problem, _ = _load_json(text)
+    text = read_text(path)
+    data, problem = load_json(text)
     if problem is None:  # plain JSON, the usual case: ~/.claude.json can be megabytes of history
         return data
     uncommented = _strip_json_comments(text)
     if uncommented.lstrip().startswith("{"):  # only JSON: in YAML, `//` is ordinary text (a URL)
         text = uncommented
-    return _plain(_parse_text(text, str(path)))
+    return parse_text(text, str(path))
 
 
 def _strip_json_comments(text: str) -> str:
