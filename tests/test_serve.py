@@ -735,3 +735,42 @@ async def test_over_http_each_question_goes_to_the_session_that_caused_it(
         assert _text(alone) == "downstream model saw: one-alone"  # one host in flight: it is asked
     finally:
         server.kill()
+
+
+async def test_an_upstreams_log_messages_reach_the_host_at_its_level(fleet: Fleet) -> None:
+    from mcp.types import LoggingMessageNotificationParams
+
+    fleet.servers["host"] = {"command": PY, "args": [str(SERVERS / "host.py")], "protocol": "legacy"}
+    got: list[LoggingMessageNotificationParams] = []
+    arrived = anyio.Event()
+
+    async def on_log(params: LoggingMessageNotificationParams) -> None:
+        got.append(params)
+        if params.data == "second":
+            arrived.set()
+
+    async with Client(fleet.stdio(), mode="legacy", logging_callback=on_log) as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # logging/setLevel is deprecated as of 2026-07-28
+            await client.session.set_logging_level("warning")
+        await client.call_tool("mcp__host__log", {"level": "info", "text": "first"})  # below: dropped
+        await client.call_tool("mcp__host__log", {"level": "error", "text": "second"})
+        with anyio.fail_after(20):
+            await arrived.wait()
+    assert [(p.level, p.data, p.logger) for p in got] == [("error", "second", "host/host")]
+
+
+async def test_one_host_with_several_calls_in_flight_is_still_asked(fleet: Fleet) -> None:
+    """Concurrent calls of one host to a 2025 upstream: one connection, so no ambiguity."""
+    fleet.servers["host"] = {"command": PY, "args": [str(SERVERS / "host.py")], "protocol": "legacy"}
+    host = Downstream()
+    results: dict[int, Any] = {}
+    async with host.client(fleet.stdio()) as client:
+
+        async def ask(index: int) -> None:
+            results[index] = await client.call_tool("mcp__host__sample", {"prompt": f"p{index}"})
+
+        async with anyio.create_task_group() as tg:
+            for index in range(4):
+                tg.start_soon(ask, index)
+    assert {i: _text(r) for i, r in results.items()} == {i: f"downstream model saw: p{i}" for i in range(4)}

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from mcp.server.session import ServerSession
     from mcp.types import CreateMessageResult, CreateMessageResultWithTools, RequestId
 
-__all__ = ["DownstreamCannotAnswer", "Forwarder"]
+__all__ = ["DownstreamCannotAnswer", "Forwarder", "connection_id"]
 
 T = TypeVar("T")
 
@@ -52,6 +52,12 @@ class _Caller:
     modern: bool
     parked: Parked | None = None
     """A 2026-07-28 caller's parked call: its questions become ``input_required`` rounds."""
+
+
+def connection_id(session: ServerSession) -> int:
+    """One downstream connection's identity: the SDK makes a ``ServerSession`` per request, over
+    one ``Connection`` per client (not public API, so read defensively)."""
+    return id(getattr(session, "_connection", session))
 
 
 _current: ContextVar[_Caller | None] = ContextVar("patchbay_gateway_caller", default=None)
@@ -93,6 +99,14 @@ class Forwarder:
             if not stack:
                 self._inflight.pop(server, None)
 
+    def callers_of(self, server: str) -> list[_Caller]:
+        """The 2025-era downstream requests in flight to ``server``, one (the latest) per session."""
+        latest: dict[int, _Caller] = {}
+        for caller in self._inflight.get(server) or []:
+            if not caller.modern:
+                latest[connection_id(caller.session)] = caller
+        return list(latest.values())
+
     def _caller(self, server: str) -> _Caller | None:
         """The downstream request behind a question of ``server``, when that can be known.
 
@@ -104,14 +118,14 @@ class Forwarder:
         if current is not None:
             return current
         stack = self._inflight.get(server) or []
-        if len({id(c.session) for c in stack}) != 1:
+        if len({connection_id(c.session) for c in stack}) != 1:
             return None
         return stack[-1]
 
     def _ask(self, server: str, what: str, capability: Any) -> _Caller:
         caller = self._caller(server)
         if caller is None:
-            several = len({id(c.session) for c in self._inflight.get(server) or []}) > 1
+            several = len({connection_id(c.session) for c in self._inflight.get(server) or []}) > 1
             raise DownstreamCannotAnswer(
                 f"{what} from {server}: requests of several downstream clients are in flight and the "
                 "server does not say which one it asks for"

@@ -42,9 +42,9 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .. import _invoke, errors
 from ..catalogue import Tool
-from ..events import CatalogueChanged, ServerStateChanged
+from ..events import CatalogueChanged, LogMessage, ServerStateChanged
 from ..events import ResourceUpdated as FleetResourceUpdated
-from ._forward import Forwarder
+from ._forward import Forwarder, connection_id
 from ._names import Names
 from ._rounds import STATE_PREFIX, Abandoned, Parked, ParkedCalls
 
@@ -63,6 +63,7 @@ logger = logging.getLogger("patchbay.gateway")
 _INVALID_PARAMS = -32602
 _INTERNAL_ERROR = -32603
 _NOTIFY_TIMEOUT = 5.0
+_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 _SETTLING_STATES = frozenset({"connecting"})
 
 
@@ -120,6 +121,7 @@ class Gateway:
         # Upstream questions go to the downstream client behind them (the manager was built with
         # ``forwarder.handlers()``; without it the upstreams were never offered those capabilities).
         self.forwarder = forwarder or Forwarder()
+        self._log_levels: dict[int, str] = {}  # downstream connection -> its logging/setLevel
         self.parked = ParkedCalls()  # 2026-07-28 callers' rounds; ``serve`` runs it (``parked.run``)
         self.forwarder.sessions = lambda: list(self._sessions.values())
         self.forwarder.fallback_roots = lambda: manager.config.settings.roots or ()
@@ -151,6 +153,7 @@ class Gateway:
             on_subscriptions_listen=self._subscriptions_listen,
             on_completion=self._complete,
             on_roots_list_changed=self._roots_changed,
+            on_set_logging_level=self._set_level,
         )
 
     # ------------------------------------------------------------------------------ the catalogue
@@ -465,6 +468,9 @@ class Gateway:
                 if isinstance(event, FleetResourceUpdated):
                     await self._resource_updated(event.server, event.uri)
                     continue
+                if isinstance(event, LogMessage):
+                    await self._log(event)
+                    continue
                 if not isinstance(event, (CatalogueChanged, ServerStateChanged)):
                     continue
                 if events.pending():  # a burst: compare once, after its last event
@@ -489,6 +495,36 @@ class Gateway:
                 "resources": session.send_resource_list_changed,
             }[kind]
             await self._send(key, send)
+
+    async def _log(self, event: LogMessage) -> None:
+        """An upstream's log message goes to the hosts whose requests it is serving (2025 sessions,
+        at or above the level each set; 2026-07-28 hosts get none: logging left that revision).
+        The event may be handled after its request ended; then only a lone (stdio) host gets it."""
+        rank = _LEVELS.index(event.level) if event.level in _LEVELS else len(_LEVELS) - 1
+        targets = [(c.session, c.request_id) for c in self.forwarder.callers_of(event.server)]
+        if not targets and len(self._sessions) == 1:  # the request already ended: a stdio host
+            targets = [(next(iter(self._sessions.values())), None)]
+        for session, request_id in targets:
+            if rank < _LEVELS.index(self._log_levels.get(connection_id(session), "debug")):
+                continue
+            send = functools.partial(
+                session.send_log_message,
+                level=event.level,  # type: ignore[arg-type]
+                data=event.data,
+                logger=f"{event.server}/{event.logger}" if event.logger else event.server,
+                related_request_id=request_id,
+            )
+            try:
+                with anyio.fail_after(_NOTIFY_TIMEOUT):
+                    await send()
+            except Exception as exc:  # that request or connection is gone: the log line is dropped
+                logger.debug("log message not forwarded: %s", exc)
+
+    async def _set_level(
+        self, ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        self._log_levels[connection_id(ctx.session)] = str(params.level)
+        return types.EmptyResult()
 
     async def _resource_updated(self, server: str, uri: str) -> None:
         names = self.names()
