@@ -35,6 +35,7 @@ __all__ = [
     "ToolSpec",
     "invoke",
     "output_limit",
+    "search_answer",
     "specs",
     "truncate",
     "validate_arguments",
@@ -300,12 +301,18 @@ def _search(manager: MCPManager, arguments: Any, servers: Sequence[str] | None) 
         return _failure(SEARCH_TOOL, argument_error(SEARCH_TOOL, SEARCH_SPEC.input_schema, problems))
     limit = int(arguments.get("limit", DEFAULT_SEARCH_LIMIT))
     hits = index_for(manager.catalogue).search(str(arguments["query"]), limit, servers)
-    payload: dict[str, Any] = {"tools": [describe(tool) for tool, _ in hits]}
-    if hits:
+    text = search_answer([describe(tool) for tool, _ in hits])
+    return Invocation(name=SEARCH_TOOL, text=text, is_error=False)
+
+
+def search_answer(found: list[dict[str, Any]]) -> str:
+    """What ``patchbay_search_tools`` answers for these hits (``describe`` entries), as JSON text."""
+    payload: dict[str, Any] = {"tools": found}
+    if found:
         payload["next_step"] = f"Call one of these with {CALL_TOOL}, giving its name and arguments."
     else:
         payload["hint"] = "No tool matched; search again with other words."
-    return Invocation(name=SEARCH_TOOL, text=json.dumps(payload, ensure_ascii=False), is_error=False)
+    return json.dumps(payload, ensure_ascii=False)
 
 
 async def _call(

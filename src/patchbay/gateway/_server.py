@@ -18,7 +18,6 @@ events into downstream notifications:
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
@@ -595,12 +594,7 @@ def _search(names: Names, arguments: dict[str, Any]) -> types.CallToolResult:
             found.append({**describe(tool), "name": name})
         if len(found) == limit:
             break
-    payload: dict[str, Any] = {"tools": found}
-    if found:
-        payload["next_step"] = f"Call one of these with {_invoke.CALL_TOOL}, giving its name and arguments."
-    else:
-        payload["hint"] = "No tool matched; search again with other words."
-    text = json.dumps(payload, ensure_ascii=False)
+    text = _invoke.search_answer(found)
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
 
 
