@@ -25,7 +25,7 @@ from .conftest import stdio
 
 pytestmark = pytest.mark.anyio
 
-CUT = 500  # the stderr line length kept (``_stdio._STDERR_LINE_CHARS``)
+CUT = 500  # the stderr line length kept (``transports._stdio._STDERR_LINE_CHARS``)
 
 
 async def test_a_secret_straddling_the_stderr_cut_is_masked_whole(

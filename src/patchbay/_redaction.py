@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
-from ._stdio import _SAFE_ENV_NAMES
+from .transports import SAFE_ENV_NAMES
 
 __all__ = [
     "argument_secrets",
@@ -31,7 +31,7 @@ _MIN_LENGTH = 4
 # Loggers that print request URLs; a server's own logger is guarded when it registers.
 _HTTP_LOGGERS = ("httpx2", "httpx")
 # Variables whose values are paths and names, not secrets: ``${HOME}/bin`` in args stays readable.
-_NOT_SECRET = frozenset({*_SAFE_ENV_NAMES, "PWD"})
+_NOT_SECRET = frozenset({*SAFE_ENV_NAMES, "PWD"})
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")  # RFC 3986
 
 

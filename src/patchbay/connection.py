@@ -185,7 +185,7 @@ def _rejected_unsent(exc: Any, transport: ManagedTransport | None) -> bool:
     Only then may a request be sent again: an answer lost in flight ("Connection closed", a
     broken response stream) may belong to a tool call that did run, and tools are not idempotent.
     """
-    if not getattr(transport, "session_rejected", False):
+    if transport is None or not transport.session_rejected:
         return False
     # The rejection's own answer: the SDK's stand-ins for a bare 404/400, or the server's body
     # ("Session not found", "No valid session ID"). A real error answer that merely raced the
@@ -578,7 +578,7 @@ class Connection:
         except Exception as exc:
             if not ready and _is_auth_failure(exc):
                 raise _NeedsAuth(describe_exception(exc)) from exc
-            if not ready and getattr(transport, "unauthorized", False):
+            if not ready and transport.unauthorized:
                 raise _NeedsAuth(
                     "the server requires authorisation (HTTP 401): add `auth: oauth` to its entry,"
                     " or a token in `headers`"
@@ -590,7 +590,7 @@ class Connection:
             self._client = None
             self._transport = None
         if ready and self._lost_reason is None and not self._stop.is_set():
-            self._lost_reason = getattr(transport, "end_reason", None) or "connection closed"
+            self._lost_reason = transport.end_reason or "connection closed"
         return ready
 
     def _phase_done(self, phase: str) -> None:
@@ -605,10 +605,10 @@ class Connection:
         return self.auth_factory(self.config)
 
     def _with_stderr(self, message: str, transport: ManagedTransport) -> str:
-        reason = getattr(transport, "end_reason", None)
+        reason = transport.end_reason
         if reason and reason not in message and "exited" in reason:
             message = f"{message} (server {reason})"
-        http_error = getattr(transport, "http_error", None)
+        http_error = transport.http_error
         if http_error and http_error not in message:
             message = f"{message} ({http_error})"
         tail = transport.stderr_tail(_STDERR_LINES).strip("\n")
@@ -648,7 +648,7 @@ class Connection:
 
     async def _watch_transport(self, transport: ManagedTransport) -> None:
         await transport.ended.wait()
-        self._mark_lost(getattr(transport, "end_reason", None) or "server closed the connection")
+        self._mark_lost(transport.end_reason or "server closed the connection")
 
     def _mark_lost(self, reason: str, transport: ManagedTransport | None = None) -> None:
         """End the live session so the supervisor reconnects.
@@ -704,9 +704,9 @@ class Connection:
                     else:
                         await client.session.send_ping()
                 except MCPError as exc:
-                    over = transport.ended.is_set() or getattr(transport, "session_rejected", False)
+                    over = transport.ended.is_set() or transport.session_rejected
                     if over or exc.code in (_CONNECTION_CLOSED, _REQUEST_TIMEOUT):
-                        detail = getattr(transport, "end_reason", None) or exc.message
+                        detail = transport.end_reason or exc.message
                         reason = f"health check failed: {detail}"
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError) as exc:
                     reason = f"health check failed: {describe_exception(exc)}"
@@ -1075,7 +1075,8 @@ class Connection:
             or self._wake.is_set()
             or timeout <= 0
             or progress is not None
-            or not getattr(transport, "writer_idle", False)
+            or transport is None
+            or not transport.writer_idle
         ):
             return await self.request(
                 f"tool {tool!r}",
@@ -1149,7 +1150,7 @@ class Connection:
                         # The server refused the stale session before running anything (it
                         # restarted): safe to send once more, on the fresh session, same deadline.
                         resent = True
-                        reason = getattr(transport, "end_reason", None) or "session rejected"
+                        reason = (transport.end_reason if transport else None) or "session rejected"
                         self._mark_lost(reason, transport)
                         continue
                     if posts.never_sent:
@@ -1177,7 +1178,7 @@ class Connection:
         down or restarting. End the session (the SDK's HTTP transport does not survive a connect
         failure anyway); the request waits for the reconnect within its own deadline, as during
         any reconnect, and is sent on the fresh session."""
-        reason = getattr(transport, "end_reason", None) or "the server cannot be reached"
+        reason = (transport.end_reason if transport else None) or "the server cannot be reached"
         self._mark_lost(reason, transport)
 
     def _broken(self, exc: Exception, what: str, transport: ManagedTransport | None) -> errors.PatchbayError:
@@ -1203,11 +1204,9 @@ class Connection:
         code, message = exc.code, exc.message
         if code == _REQUEST_TIMEOUT:  # the SDK's own clock: a timeout even if the transport ends too
             return timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
-        ended = transport is not None and (
-            transport.ended.is_set() or getattr(transport, "session_rejected", False)
-        )
+        ended = transport is not None and (transport.ended.is_set() or transport.session_rejected)
         if ended or (code == _CONNECTION_CLOSED and message == "Connection closed"):
-            reason = getattr(transport, "end_reason", None) or self._lost_reason or "connection closed"
+            reason = (transport.end_reason if transport else None) or self._lost_reason or "connection closed"
             self._mark_lost(reason, transport)
             return errors.ConnectionLost(self.name, f"connection lost during {what}: {reason}")
         if code == _INVALID_REQUEST and message == "Session terminated":

@@ -22,13 +22,13 @@ import anyio
 import anyio.abc
 
 from . import errors
-from ._stdio import install_sigterm_cleanup
 from .catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool, server_prefix
 from .config import Config, ServerConfig, diff_servers, load_config
 from .connection import _LOG_LEVELS, Connection, State
 from .events import DEFAULT_BUFFER, EventCallback, EventHub, EventStream
 from .handlers import Handlers, RootsSource, ServerCallbacks
 from .results import Completion, PromptResult, ResourceResult, ToolResult
+from .transports import install_sigterm_cleanup
 from .trust import TrustStore, entry_digest, needs_trust, trust_from_env, untrusted_message
 
 if TYPE_CHECKING:

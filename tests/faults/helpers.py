@@ -20,8 +20,9 @@ import anyio
 import mcp.types  # noqa: F401  (imported up front so no timing below includes the SDK's import)
 import psutil
 
-from patchbay import MCPManager, _reaper
+from patchbay import MCPManager
 from patchbay.events import EventStream, ServerStateChanged
+from patchbay.transports import _reaper
 
 from ..conftest import PY, SERVERS, processes_with
 

@@ -142,7 +142,7 @@ async def test_one_50_mb_line_is_skipped_without_stalling() -> None:
 async def test_a_line_over_the_limit_drops_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     """Expected: a line longer than the limit (here lowered to 10 MB) ends the connection: the call
     fails with ConnectionLost within its deadline, and the server comes back on a new process."""
-    monkeypatch.setattr("patchbay._stdio.MAX_LINE_BYTES", 10 * 1024 * 1024)
+    monkeypatch.setattr("patchbay.transports._stdio.MAX_LINE_BYTES", 10 * 1024 * 1024)
     tag = new_tag()
     async with contained(tag, flood=faulty(tag, reconnect=FAST_RETRY)) as manager:
         pid = manager.status()["flood"]["pid"]

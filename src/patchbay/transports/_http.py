@@ -1,9 +1,10 @@
-"""A server config becomes an SDK transport.
+"""HTTP and SSE: the SDK's clients on an httpx2 client of ours, watched for what the SDK leaves unsaid.
 
-Every transport here is an async context manager yielding the SDK's ``(read, write)`` streams,
-so ``mcp.Client`` drives the protocol on top of it, plus the little a supervisor needs: an
-``ended`` event that fires when the connection is dead, and the pid for stdio servers.
-The SDK is imported lazily: building a config or importing patchbay must stay cheap.
+The SDK opens a session over Streamable HTTP (or legacy SSE) but does not say when the event
+stream ended, when the server stopped accepting the session, or when the server cannot be
+reached at all; the supervisor needs all three to reconnect. This module adds them at the three
+seams the SDK offers (the read stream, an httpx2 response hook, the httpx2 transport), and caps
+the response bodies the SDK reads whole.
 """
 
 from __future__ import annotations
@@ -11,33 +12,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._stdio import StdioTransport, minimal_environment
-from .config import ServerConfig
+from ._base import ManagedTransport
 
-__all__ = ["ManagedTransport", "PostRecord", "build_transport", "track_posts"]
+if TYPE_CHECKING:
+    from ..config import ServerConfig
+
+__all__ = ["PostRecord", "track_posts"]
 
 # How long an HTTP response stream may stay silent before the SDK gives up on it.
 _SSE_READ_TIMEOUT = 300.0
-
-
-class ManagedTransport(Protocol):
-    """What the connection supervisor relies on, whatever the wire."""
-
-    ended: anyio.Event
-    pid: int | None
-
-    def stderr_tail(self, lines: int = 10) -> str: ...
-
-    async def __aenter__(self) -> Any: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None: ...
 
 
 class _EndWatchingStream:
@@ -192,7 +179,7 @@ class _ReachabilityTransport:
         await self._inner.__aexit__(*exc_info)
 
 
-class _HttpTransport:
+class _HttpTransport(ManagedTransport):
     """Streamable HTTP or legacy SSE through the SDK, with headers and timeouts on our own client.
 
     It also notices what the SDK leaves to the caller: an event stream that ended, and a session
@@ -201,24 +188,15 @@ class _HttpTransport:
     ``end_reason``, so the supervisor reconnects.
     """
 
-    pid: int | None = None
-
     def __init__(
         self, server: ServerConfig, connect_timeout: float, auth: Any = None, max_body: int | None = None
     ) -> None:
+        super().__init__()
         self.server = server
         self.connect_timeout = connect_timeout
         self.max_body = max_body
         """Bytes of one response body read whole (``settings.max_response_bytes``); None = no cap."""
         self.auth = auth  # an httpx2.Auth from patchbay.auth, or None
-        self.unauthorized = False
-        self.ended = anyio.Event()
-        self.end_reason: str | None = None
-        self.session_rejected = False
-        """The server refused this session: requests it answered that way never ran."""
-        self.http_error: str | None = None
-        """The last HTTP error status, for messages (never the URL: it may hold a key)."""
-        self._cm: Any = None
 
     def _lost(self, reason: str) -> None:
         if self.end_reason is None:
@@ -257,25 +235,8 @@ class _HttpTransport:
         else:
             self._lost(reason)  # the event stream: nobody waits on it
 
-    def stderr_tail(self, lines: int = 10) -> str:
-        return ""
-
-    async def __aenter__(self) -> Any:
-        self._cm = self._run()
-        return await self._cm.__aenter__()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        cm, self._cm = self._cm, None
-        try:
-            result: bool | None = await cm.__aexit__(exc_type, exc, tb)
-        finally:
-            self.ended.set()
-        return result
-
     @asynccontextmanager
-    async def _run(self) -> AsyncIterator[Any]:
+    async def _open(self) -> AsyncIterator[Any]:
         import httpx2
 
         url = self.server.url
@@ -320,34 +281,3 @@ class _HttpTransport:
             streamable_http_client(url, http_client=client) as (read, write),
         ):
             yield _EndWatchingStream(read, lambda: self._lost("the HTTP transport stopped")), write
-
-
-def build_transport(
-    server: ServerConfig,
-    *,
-    connect_timeout: float,
-    shutdown_grace: float,
-    stall_timeout: float = 30.0,
-    auth: Any = None,
-    redact: Callable[[str], str] | None = None,
-    max_response_bytes: int | None = None,
-) -> ManagedTransport:
-    """One fresh transport for one connection attempt; ``auth`` (an ``httpx2.Auth``) for HTTP/SSE.
-
-    ``redact`` masks secrets in server text the transport keeps (a stdio server's stderr lines);
-    ``max_response_bytes`` caps an HTTP response body read whole (0 or None: no cap).
-    """
-    if server.transport == "stdio":
-        assert server.command is not None
-        env = minimal_environment(server.env, server.env_passthrough, server.inherit_env)
-        return StdioTransport(
-            server.command,
-            server.args,
-            env=env,
-            cwd=server.cwd,
-            shutdown_grace=shutdown_grace,
-            stall_timeout=stall_timeout,
-            log_name=server.name,
-            redact=redact,
-        )
-    return _HttpTransport(server, connect_timeout, auth, max_response_bytes or None)
