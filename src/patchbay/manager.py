@@ -22,6 +22,7 @@ import anyio
 import anyio.abc
 
 from . import errors
+from ._version import __version__
 from ._stdio import install_sigterm_cleanup
 from .catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool, server_prefix
 from .config import Config, ServerConfig, diff_servers, load_config
@@ -45,12 +46,6 @@ ConfigSource = Config | Mapping[str, Any] | str | os.PathLike[str] | Sequence[st
 
 _IN_CODE: Any = object()
 """``_config_paths`` of a manager built from a ``Config`` or a mapping: there are no files to re-read."""
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 class MCPManager:
@@ -186,7 +181,7 @@ class MCPManager:
             from mcp.types import Implementation
 
             built: dict[str, Any] = {
-                "client_info": Implementation(name=self._client_name, version=_version())
+                "client_info": Implementation(name=self._client_name, version=__version__)
             }
             built.update(callbacks.client_options())
             built.update(self._client_options)
