@@ -32,7 +32,7 @@ def longest_backoff(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]
         ranges.append((low, high))
         return high
 
-    monkeypatch.setattr("patchbay.connection.random.uniform", top)
+    monkeypatch.setattr("patchbay.connection._supervisor.random.uniform", top)
     return ranges
 
 

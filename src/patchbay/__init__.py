@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .manager import MCPManager, ProgressCallback, get_manager
     from .results import Completion, PromptResult, ResourceResult, ToolResult
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # A library logs, the application decides where it goes: without its own logging set-up, nothing
 # reaches stderr (failures are in status() and in the exceptions calls raise).

@@ -1,6 +1,6 @@
 """Keep configured secrets out of log records, whoever writes them.
 
-Error messages are redacted where they are built (``connection._redact``), but two log sources
+Error messages are redacted where they are built (``Connection._redact``), but two log sources
 print text patchbay does not compose: a stdio server's stderr (a server may echo its ``API_KEY``)
 and the HTTP client's request log (``POST https://host/mcp?key=...``). A filter on those loggers
 replaces every secret value of every live connection with ``***`` before any handler sees it.
@@ -13,9 +13,13 @@ import os
 import re
 import weakref
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 from .transports import SAFE_ENV_NAMES
+
+if TYPE_CHECKING:
+    from .config import ServerConfig
 
 __all__ = [
     "argument_secrets",
@@ -23,6 +27,7 @@ __all__ = [
     "mask_url",
     "redact",
     "register_secrets",
+    "server_secrets",
     "url_secrets",
 ]
 
@@ -187,3 +192,17 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+def server_secrets(config: ServerConfig) -> list[str]:
+    """Every secret a server entry holds: env and header values, URL credentials and the values of
+    ``${VAR}`` references in its command line as written."""
+    written_args = config.raw.get("args")
+    command_line = [config.raw.get("command"), *(written_args if isinstance(written_args, list) else ())]
+    secrets = (
+        *config.env.values(),
+        *config.headers.values(),
+        *url_secrets(config.url),
+        *argument_secrets(command_line),
+    )
+    return normalise_secrets(secrets)

@@ -779,10 +779,10 @@ async def login(
     from mcp import Client
 
     from . import errors
-    from .connection import _route_sdk_logs
+    from ._sdk_logs import route_sdk_logs
     from .transports import build_transport
 
-    _route_sdk_logs()
+    route_sdk_logs()
     if server.auth is None:
         raise errors.ConfigError(
             f"server {server.name!r} has no `auth:` in its config", path=f"servers.{server.name}"
@@ -818,7 +818,7 @@ async def login(
             except errors.PatchbayError:
                 raise
             except Exception as exc:
-                from .connection import describe_exception
+                from ._sdk_errors import describe_exception
 
                 raise errors.AuthRequired(server.name, f"login failed: {describe_exception(exc)}") from None
             finally:

@@ -32,6 +32,7 @@ from typing import Any
 import anyio
 
 __all__ = [
+    "LOG_LEVELS",
     "CatalogueChanged",
     "Event",
     "EventCallback",
@@ -45,6 +46,18 @@ __all__ = [
 logger = logging.getLogger("patchbay")
 
 DEFAULT_BUFFER = 256
+
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "notice": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "alert": logging.CRITICAL,
+    "emergency": logging.CRITICAL,
+}
+"""MCP's log levels (RFC 5424's, ``LogMessage.level``) and the Python level each is logged at."""
 
 
 @dataclass(frozen=True)

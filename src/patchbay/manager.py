@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import inspect
 import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.abc
 
 from . import errors
+from ._version import __version__
 from .catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool, server_prefix
 from .config import Config, ServerConfig, diff_servers, load_config
-from .connection import _LOG_LEVELS, Connection, State
+from .connection import LOG_LEVELS, Connection, ProgressCallback, State
 from .events import DEFAULT_BUFFER, EventCallback, EventHub, EventStream
 from .handlers import Handlers, RootsSource, ServerCallbacks
 from .results import Completion, PromptResult, ResourceResult, ToolResult
@@ -32,25 +32,14 @@ from .transports import install_sigterm_cleanup
 from .trust import TrustStore, entry_digest, needs_trust, trust_from_env, untrusted_message
 
 if TYPE_CHECKING:
-    from mcp import Client
-    from mcp.shared.dispatcher import ProgressFnT
-    from mcp.types import CallToolResult
+    pass
 
 __all__ = ["MCPManager", "ProgressCallback", "get_manager"]
-
-ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] | None]
-"""Called with ``(progress, total, message)`` for each progress notification of a call."""
 
 ConfigSource = Config | Mapping[str, Any] | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 
 _IN_CODE: Any = object()
 """``_config_paths`` of a manager built from a ``Config`` or a mapping: there are no files to re-read."""
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 class MCPManager:
@@ -186,21 +175,20 @@ class MCPManager:
             from mcp.types import Implementation
 
             built: dict[str, Any] = {
-                "client_info": Implementation(name=self._client_name, version=_version())
+                "client_info": Implementation(name=self._client_name, version=__version__)
             }
             built.update(callbacks.client_options())
             built.update(self._client_options)
             return built
 
-        conn = Connection(
+        return Connection(
             server,
             self._config.settings,
             on_listing_changed=self._listing_changed,
             client_options=options,
             on_event=self._events.publish,
+            auth_factory=self._auth_for,
         )
-        conn.auth_factory = self._auth_for
-        return conn
 
     def _auth_for(self, server: ServerConfig) -> Any:
         if server.name in self._http_auth:
@@ -367,7 +355,7 @@ class MCPManager:
         for name, server in new.servers.items():
             if name in changes.unchanged:
                 conn = self._connections[name]
-                conn.config, conn.settings = server, new.settings
+                conn.reconfigure(server, new.settings)
             else:
                 conn = self._new_connection(server)
             connections[name] = conn
@@ -420,7 +408,7 @@ class MCPManager:
 
     # ----------------------------------------------------------------------------- catalogue
 
-    def _listing_changed(self, _conn: Connection | None) -> None:
+    def _listing_changed(self, _conn: object) -> None:
         self._catalogue = None
 
     @property
@@ -528,31 +516,14 @@ class MCPManager:
         tool: Tool | None = self.catalogue.tools.get(name) if server is None else None
         if tool is None:
             tool = await self._resolve("tool", name, server, timeout)
-        conn = self._get(tool.server)
-        original = tool.original_name
-        limit = conn.timeout if timeout is None else timeout
-        if reset_timeout_on_progress is None:
-            reset_timeout_on_progress = conn.config.reset_timeout_on_progress
-        watch: Callable[[anyio.CancelScope], ProgressFnT] | None = None
-        if progress is not None or reset_timeout_on_progress:
-            started = anyio.current_time()
-
-            def watch(scope: anyio.CancelScope) -> ProgressFnT:
-                async def on_progress(value: float, total: float | None, message: str | None) -> None:
-                    if reset_timeout_on_progress:
-                        deadline = anyio.current_time() + limit
-                        if max_total_timeout is not None:
-                            deadline = min(deadline, started + max_total_timeout)
-                        scope.deadline = deadline
-                    if progress is not None:
-                        outcome = progress(value, total, message)
-                        if inspect.isawaitable(outcome):
-                            await outcome
-
-                return cast("ProgressFnT", on_progress)
-
-        result = await conn.call_tool(original, dict(arguments or {}), limit, progress=watch)
-        return _tool_result(tool.server, original, result)
+        return await self._get(tool.server).call_tool(
+            tool.original_name,
+            dict(arguments or {}),
+            timeout=timeout,
+            progress=progress,
+            reset_timeout_on_progress=reset_timeout_on_progress,
+            max_total_timeout=max_total_timeout,
+        )
 
     async def get_prompt(
         self,
@@ -567,40 +538,14 @@ class MCPManager:
         conn = self._get(prompt.server)
         args = {k: v if isinstance(v, str) else _json(v) for k, v in (arguments or {}).items()}
         _check_prompt_arguments(prompt, args)
-
-        async def operation(client: Client, _scope: anyio.CancelScope) -> PromptResult:
-            result = await client.get_prompt(prompt.original_name, args, meta=conn.request_meta())  # type: ignore[arg-type]
-            return PromptResult(
-                server=prompt.server,
-                name=prompt.name,
-                description=result.description,
-                messages=list(result.messages),
-            )
-
-        try:
-            return await conn.request(f"prompt {prompt.original_name!r}", operation, timeout=timeout)
-        except errors.ProtocolError as exc:
-            if exc.code == _INVALID_PARAMS:
-                raise errors.InvalidArguments(prompt.server, _reason(exc)) from None
-            raise
+        return await conn.get_prompt(prompt.name, prompt.original_name, args, timeout=timeout)
 
     async def read_resource(
         self, uri: str, server: str | None = None, *, timeout: float | None = None
     ) -> ResourceResult:
         """Read a resource; the server is found from the catalogue when the URI is unique to one."""
         server = self._server_for_uri(uri, server)
-        conn = self._get(server)
-
-        async def operation(client: Client, _scope: anyio.CancelScope) -> ResourceResult:
-            result = await client.read_resource(uri, meta=conn.request_meta())  # type: ignore[arg-type]
-            return ResourceResult(server=conn.name, uri=uri, contents=list(result.contents))
-
-        try:
-            return await conn.request(f"resource {uri!r}", operation, timeout=timeout)
-        except errors.ProtocolError as exc:
-            if exc.code in (_INVALID_PARAMS, _RESOURCE_NOT_FOUND):  # the server has no such resource
-                raise errors.ResourceNotFound(f"{conn.name}: {_reason(exc)}", server=conn.name) from None
-            raise
+        return await self._get(server).read_resource(uri, timeout=timeout)
 
     def _server_for_uri(self, uri: str, server: str | None) -> str:
         if server is None:
@@ -643,8 +588,8 @@ class MCPManager:
         2025 sessions get ``logging/setLevel`` (again after every reconnect); 2026-07-28 sessions
         carry the level on every later request, which is how that revision opts in to logs.
         """
-        if level not in _LOG_LEVELS:
-            raise ValueError(f"unknown log level {level!r}; expected one of {', '.join(_LOG_LEVELS)}")
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {level!r}; expected one of {', '.join(LOG_LEVELS)}")
         await self._get(name).set_log_level(level)
 
     async def subscribe_resource(self, uri: str, server: str | None = None) -> None:
@@ -686,14 +631,7 @@ class MCPManager:
             sdk_ref = ResourceTemplateReference(uri=ref.uri_template)
         conn = self._get(ref.server)
         name, value = (argument["name"], argument["value"]) if isinstance(argument, Mapping) else argument
-
-        async def operation(client: Client, _scope: anyio.CancelScope) -> Completion:
-            chosen = dict(context or {}) or None
-            result = await client.complete(sdk_ref, {"name": name, "value": value}, chosen)
-            done = result.completion
-            return Completion(values=list(done.values), total=done.total, has_more=bool(done.has_more))
-
-        return await conn.request(f"completion of {name!r}", operation, timeout=timeout)
+        return await conn.complete(sdk_ref, (name, value), context, timeout=timeout)
 
     async def set_roots(self, roots: RootsSource | None, server: str | None = None) -> None:
         """Replace the roots offered to ``server`` (or to every server) and tell the servers.
@@ -763,17 +701,6 @@ class MCPManager:
         return await execute_all(self, tool_calls, servers=servers, timeout=timeout)
 
 
-_INVALID_PARAMS = -32602
-"""What a server answers for an unknown resource or a prompt's bad arguments."""
-_RESOURCE_NOT_FOUND = -32002
-"""The 2025 revisions' own code for "resource not found"."""
-
-
-def _reason(exc: errors.ProtocolError) -> str:
-    """A server's refusal without the server name and code the ``ProtocolError`` message adds."""
-    return str(exc).removeprefix(f"{exc.server}: ").removesuffix(f" (code {exc.code})")
-
-
 def _check_prompt_arguments(prompt: Prompt, arguments: Mapping[str, str]) -> None:
     """Refuse, before sending, arguments the prompt's listing rules out; the message names them."""
     declared = [a.name for a in prompt.arguments]
@@ -820,14 +747,3 @@ def get_manager(**kwargs: Any) -> MCPManager:
     if _default_manager is None or _default_manager._closed:
         _default_manager = MCPManager.from_config(None, **kwargs)
     return _default_manager
-
-
-def _tool_result(server: str, tool: str, result: CallToolResult) -> ToolResult:
-    return ToolResult(
-        server=server,
-        tool=tool,
-        is_error=bool(result.is_error),
-        content=list(result.content),
-        structured=result.structured_content,
-        meta=result.meta,
-    )

@@ -185,7 +185,7 @@ async def test_a_stopped_2026_http_server_is_noticed_without_a_call(
     """Expected: with no `health_interval` set, a stateless HTTP session is still probed
     (`server/discover`, every few seconds; shortened here): a fastmcp server that stopped is
     `reconnecting` within one probe, not `ready`, and is `ready` again once it is back."""
-    monkeypatch.setattr("patchbay.connection._STATELESS_HEALTH_INTERVAL", 0.2)
+    monkeypatch.setattr("patchbay.connection._health.STATELESS_HEALTH_INTERVAL", 0.2)
     server = start_http(fastmcp_server())
     tag = new_tag()
     async with contained(tag, web={"url": server.url(), "reconnect": FAST_RETRY}) as manager:

@@ -70,7 +70,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from .._version import __version__
 
         typer.echo(f"patchbay {__version__}")
         raise typer.Exit()

@@ -102,7 +102,7 @@ class Gateway:
         name: str = "patchbay",
         forwarder: Forwarder | None = None,
     ) -> None:
-        from .. import __version__
+        from .._version import __version__
 
         if mode not in ("all", "search"):
             raise ValueError(f"mode must be 'all' or 'search', not {mode!r}")
