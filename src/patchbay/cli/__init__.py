@@ -10,7 +10,8 @@ Layout:
   disable), ``importer`` (import), ``doctor``.
 * helpers: ``_fleet`` (config loading, starting only the servers a command needs, ``key=value``
   arguments), ``_output`` (JSON vs. human output, state labels), ``_configfile`` (round-trip edits
-  of YAML and JSON config files), ``_exit`` (exit codes).
+  of YAML and JSON config files: ``ConfigFile``, over ``_yamledit``, ``_yamlemit``, ``_jsonedit``
+  and ``_filelock``), ``_exit`` (exit codes).
 
 Adding commands (e.g. ``patchbay trust``/``untrust`` or ``login``/``logout``): write a module
 ``patchbay/cli/<group>.py`` with ::

@@ -48,7 +48,8 @@ import typer
 from .. import errors
 from ._configfile import ConfigFile
 from ._exit import UsageError
-from ._fleet import state_of
+from ._fleet import CliState, state_of
+from ._output import Output
 from .edit import Scope, target_path
 
 HOSTS = ("claude-desktop", "claude-code", "cursor", "vscode")
@@ -112,58 +113,20 @@ def import_servers(
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
 ) -> None:
     """Copy servers from Claude Desktop, Claude Code, Cursor or VS Code into a patchbay file."""
-    from ..catalogue import is_plain_name
-
     state = state_of(ctx)
     output = state.output(json_)
     outcome = Outcome()
     found = _discover(source, outcome)
-    # Locked until the command ends (click closes the resource): parallel edits all land.
-    destination = ctx.with_resource(ConfigFile.editing(target_path(state, scope)))
-    chosen = scope is not None or bool(state.config_files)  # the user named the file
-    user_path = target_path(state, Scope.user) if not state.config_files else None
-    private: ConfigFile | None = None  # the user file, opened when a server must go there
-    taken: dict[str, str] = {}
+    files = _Destinations(ctx, state, scope)
     for item in found:
-        name = item.name
-        notes: list[str] = []
-        target = destination
         try:
-            if not is_plain_name(name):
-                renamed = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:64] or "server"
-                notes.append(f"renamed from {name!r} (server names use letters, digits, '-' and '_')")
-                name = renamed
-            if name in taken:
-                raise _Skip(f"already imported from {taken[name]}")
-            entry = _convert(item, notes)
-            secrets = _literal_values(entry) if item.user_level else []
-            if secrets and not _same_file(destination.path, user_path):
-                if chosen or user_path is None:
-                    entry = _as_references(name, entry, notes)
-                else:
-                    if private is None:
-                        private = ctx.with_resource(ConfigFile.editing(user_path))
-                    target = private
-                    notes.append(
-                        f"holds secret values ({', '.join(secrets)}): written to the user file, "
-                        "not the project file"
-                    )
-            if name in target.servers():
-                raise _Skip(f"already configured in {target.path}")
-            try:
-                from ..config import Config
-
-                Config.from_dict({"servers": {name: entry}}, env=os.environ)
-            except errors.ConfigError as exc:
-                raise _Skip(
-                    f"invalid entry: {exc.reason}" + (f" at {exc.path}" if exc.path else "")
-                ) from None
+            name, entry, target, notes = files.place(item)
         except _Skip as skip:
             outcome.skipped.append({"name": item.name, "source": item.source, "reason": str(skip)})
             continue
         if not dry_run:
             target.add(name, entry)
-        taken[name] = item.source
+        files.taken[name] = item.source
         outcome.imported.append(
             {
                 "name": name,
@@ -173,19 +136,88 @@ def import_servers(
                 "user_level": item.user_level,
             }
         )
-    written = {str(f.path): f for f in (destination, private) if f is not None}
     if not dry_run:
-        for path, file in written.items():
-            if any(row["file"] == path for row in outcome.imported):
-                file.save()
-        _trust_imported(outcome.imported, destination.path)
+        files.save(outcome.imported)
+        _trust_imported(outcome.imported, files.destination.path)
     for row in outcome.imported:
         row.pop("user_level", None)
+    _report(output, outcome, files.destination.path, dry_run=dry_run, found=bool(found))
 
+
+class _Destinations:
+    """Where imported servers go: the file chosen, or the user file for one holding secrets.
+
+    Each file is locked until the command ends (click closes the resource), so parallel edits
+    all land; the user file is opened only when a server must go there.
+    """
+
+    def __init__(self, ctx: typer.Context, state: CliState, scope: Scope | None) -> None:
+        self._ctx = ctx
+        self.destination: ConfigFile = ctx.with_resource(ConfigFile.editing(target_path(state, scope)))
+        self._chosen = scope is not None or bool(state.config_files)  # the user named the file
+        self._user_path = target_path(state, Scope.user) if not state.config_files else None
+        self._private: ConfigFile | None = None
+        self.taken: dict[str, str] = {}  # name -> the source it was imported from
+
+    def place(self, item: Found) -> tuple[str, dict[str, Any], ConfigFile, list[str]]:
+        """The name, converted entry, file and notes for one found server; ``_Skip`` says why not."""
+        from ..catalogue import is_plain_name
+
+        name = item.name
+        notes: list[str] = []
+        if not is_plain_name(name):
+            renamed = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:64] or "server"
+            notes.append(f"renamed from {name!r} (server names use letters, digits, '-' and '_')")
+            name = renamed
+        if name in self.taken:
+            raise _Skip(f"already imported from {self.taken[name]}")
+        entry = _convert(item, notes)
+        entry, target = self._target(name, entry, item, notes)
+        if name in target.servers():
+            raise _Skip(f"already configured in {target.path}")
+        _validate(name, entry)
+        return name, entry, target, notes
+
+    def _target(
+        self, name: str, entry: dict[str, Any], item: Found, notes: list[str]
+    ) -> tuple[dict[str, Any], ConfigFile]:
+        """A user-level server with literal secrets goes to the user file, or is given references."""
+        secrets = _literal_values(entry) if item.user_level else []
+        if not secrets or _same_file(self.destination.path, self._user_path):
+            return entry, self.destination
+        if self._chosen or self._user_path is None:
+            return _as_references(name, entry, notes), self.destination
+        if self._private is None:
+            self._private = self._ctx.with_resource(ConfigFile.editing(self._user_path))
+        notes.append(
+            f"holds secret values ({', '.join(secrets)}): written to the user file, not the project file"
+        )
+        return entry, self._private
+
+    def save(self, imported: list[dict[str, Any]]) -> None:
+        """Save each file that received a server."""
+        written = {str(f.path): f for f in (self.destination, self._private) if f is not None}
+        for path, file in written.items():
+            if any(row["file"] == path for row in imported):
+                file.save()
+
+
+def _validate(name: str, entry: dict[str, Any]) -> None:
+    """The entry as patchbay would load it; a problem skips it, with the reason and key path."""
+    from ..config import Config
+
+    try:
+        Config.from_dict({"servers": {name: entry}}, env=os.environ)
+    except errors.ConfigError as exc:
+        raise _Skip(f"invalid entry: {exc.reason}" + (f" at {exc.path}" if exc.path else "")) from None
+
+
+def _report(output: Output, outcome: Outcome, file: Path, *, dry_run: bool, found: bool) -> None:
+    """What was imported and skipped: the JSON object, or a line per server and a summary."""
     if output.json_mode:
         output.json(
             {
-                "file": str(destination.path),
+                "file": str(file),
                 "files": sorted({row["file"] for row in outcome.imported}),
                 "dry_run": dry_run,
                 "imported": outcome.imported,

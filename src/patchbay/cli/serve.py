@@ -19,9 +19,66 @@ from ._output import plural
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..gateway import HttpOptions
 
 TOKEN_ENV = "PATCHBAY_SERVE_TOKEN"
 TOKENS_ENV = "PATCHBAY_SERVE_TOKENS"
+
+
+_Http = Annotated[
+    str | None,
+    typer.Option(
+        "--http",
+        metavar="HOST:PORT",
+        help="Serve Streamable HTTP on http://HOST:PORT/mcp instead of stdio (loopback without a token).",
+    ),
+]
+_Sse = Annotated[
+    str | None,
+    typer.Option(
+        "--sse",
+        metavar="HOST:PORT",
+        help="Serve the legacy HTTP+SSE transport (GET /sse, POST /messages/) for old clients.",
+    ),
+]
+_Prefix = Annotated[
+    str,
+    typer.Option(
+        "--prefix",
+        metavar="mcp|none",
+        help="mcp: tools as mcp__SERVER__TOOL (default); none: the servers' own names (a clash: error).",
+    ),
+]
+_Mode = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        metavar="all|search",
+        help="all: every tool (default); search: only patchbay_search_tools and patchbay_call_tool.",
+    ),
+]
+_TokenFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        help=f"HTTP bearer tokens, one a line (# comments); also ${TOKEN_ENV} / ${TOKENS_ENV}.",
+        dir_okay=False,
+    ),
+]
+_Token = Annotated[
+    str | None,
+    typer.Option("--token", help=f"An HTTP bearer token (visible in the process list: prefer ${TOKEN_ENV})."),
+]
+_AllowOrigin = Annotated[
+    list[str] | None,
+    typer.Option("--allow-origin", help="Another browser Origin allowed on loopback HTTP (repeatable)."),
+]
+_Check = Annotated[
+    bool,
+    typer.Option(
+        "--check", help="Start the fleet, wait for it to settle, report what would be served, exit."
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -31,69 +88,19 @@ def register(app: typer.Typer) -> None:
 def serve(
     ctx: typer.Context,
     *,
-    http: Annotated[
-        str | None,
-        typer.Option(
-            "--http",
-            metavar="HOST:PORT",
-            help="Serve Streamable HTTP on http://HOST:PORT/mcp instead of stdio (loopback without a token).",
-        ),
-    ] = None,
-    sse: Annotated[
-        str | None,
-        typer.Option(
-            "--sse",
-            metavar="HOST:PORT",
-            help="Serve the legacy HTTP+SSE transport (GET /sse, POST /messages/) for old clients.",
-        ),
-    ] = None,
-    prefix: Annotated[
-        str,
-        typer.Option(
-            "--prefix",
-            metavar="mcp|none",
-            help="mcp: tools as mcp__SERVER__TOOL (default); none: the servers' own names (a clash: error).",
-        ),
-    ] = "mcp",
-    mode: Annotated[
-        str,
-        typer.Option(
-            "--mode",
-            metavar="all|search",
-            help="all: every tool (default); search: only patchbay_search_tools and patchbay_call_tool.",
-        ),
-    ] = "all",
-    token_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--token-file",
-            help=f"HTTP bearer tokens, one a line (# comments); also ${TOKEN_ENV} / ${TOKENS_ENV}.",
-            dir_okay=False,
-        ),
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token", help=f"An HTTP bearer token (visible in the process list: prefer ${TOKEN_ENV})."
-        ),
-    ] = None,
-    allow_origin: Annotated[
-        list[str] | None,
-        typer.Option("--allow-origin", help="Another browser Origin allowed on loopback HTTP (repeatable)."),
-    ] = None,
-    check: Annotated[
-        bool,
-        typer.Option(
-            "--check", help="Start the fleet, wait for it to settle, report what would be served, exit."
-        ),
-    ] = False,
+    http: _Http = None,
+    sse: _Sse = None,
+    prefix: _Prefix = "mcp",
+    mode: _Mode = "all",
+    token_file: _TokenFile = None,
+    token: _Token = None,
+    allow_origin: _AllowOrigin = None,
+    check: _Check = False,
 ) -> None:
     """Serve every configured server as one MCP server (stdio, or Streamable HTTP with --http)."""
     import anyio
 
-    from ..gateway import HttpOptions, parse_address
     from ..gateway import serve as run_gateway
-    from ..gateway._run import log_to_stderr
 
     if prefix not in ("mcp", "none"):
         raise UsageError(f"--prefix must be 'mcp' or 'none', not {prefix!r}")
@@ -104,14 +111,35 @@ def serve(
     if check:
         _check(state, config, prefix=prefix == "mcp", mode=mode)
         return
+    options = _http_options(
+        config, http=http, sse=sse, token=token, token_file=token_file, allow_origin=allow_origin
+    )
+    try:
+        anyio.run(lambda: run_gateway(config, http=options, prefix=prefix == "mcp", mode=mode))
+    except KeyboardInterrupt:
+        return
+
+
+def _http_options(
+    config: Config,
+    *,
+    http: str | None,
+    sse: str | None,
+    token: str | None,
+    token_file: Path | None,
+    allow_origin: list[str] | None,
+) -> HttpOptions | None:
+    """What ``--http`` / ``--sse`` ask for, with the bearer tokens; ``None`` for stdio."""
+    from ..gateway import HttpOptions, parse_address
+    from ..gateway._run import log_to_stderr
+
     tokens = _tokens(token, token_file)
-    options = None
     if http is not None and sse is not None:
         raise UsageError("--http and --sse are alternatives: give one")
     address = http if http is not None else sse
     if address is not None:
         host, port = parse_address(address)
-        options = HttpOptions(
+        return HttpOptions(
             host=host,
             port=port,
             tokens=tokens,
@@ -119,12 +147,9 @@ def serve(
             allowed_origins=tuple(allow_origin or ()),
             on_listening=lambda url: log_to_stderr(f"serving {len(config.servers)} servers on {url}"),
         )
-    elif tokens and (token is not None or token_file is not None):
+    if tokens and (token is not None or token_file is not None):
         raise UsageError("--token and --token-file apply to --http and --sse only")
-    try:
-        anyio.run(lambda: run_gateway(config, http=options, prefix=prefix == "mcp", mode=mode))
-    except KeyboardInterrupt:
-        return
+    return None
 
 
 def _check(state: CliState, config: Config, *, prefix: bool, mode: str) -> None:
