@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from . import errors
 from .catalogue import Tool
@@ -25,11 +25,14 @@ from .results import ToolResult
 from .search import describe, index_for
 
 if TYPE_CHECKING:
-    from .manager import MCPManager
+    from .catalogue import Catalogue, Resource
+    from .config import Config
+    from .results import PromptResult, ResourceResult
 
 __all__ = [
     "CALL_TOOL",
     "SEARCH_TOOL",
+    "Fleet",
     "Invocation",
     "Mode",
     "ToolSpec",
@@ -48,6 +51,41 @@ CALL_TOOL = "patchbay_call_tool"
 DEFAULT_SEARCH_LIMIT = 5
 MAX_SEARCH_LIMIT = 20
 _MAX_REPORTED_ERRORS = 5
+
+
+class Fleet(Protocol):
+    """What the agent layer (``_invoke``, ``formats``, ``adapters``) needs from a fleet.
+
+    ``MCPManager`` is one. Typing against this instead of the manager keeps imports one way: the
+    manager's ``tool_schemas`` / ``execute`` facade calls down into ``formats``, which never
+    imports the manager back.
+    """
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def catalogue(self) -> Catalogue: ...
+
+    def tools(self, server: str | None = None) -> list[Tool]: ...
+
+    def resources(self, server: str | None = None) -> list[Resource]: ...
+
+    def search_tools(
+        self, query: str, limit: int = 10, servers: Sequence[str] | None = None
+    ) -> list[Tool]: ...
+
+    def get_tool(self, name: str, server: str | None = None) -> Tool: ...
+
+    async def call_tool(
+        self, name: str, arguments: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> ToolResult: ...
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, Any] | None = None, *, server: str | None = None
+    ) -> PromptResult: ...
+
+    async def read_resource(self, uri: str, server: str | None = None) -> ResourceResult: ...
 
 
 @dataclass(frozen=True)
@@ -102,19 +140,8 @@ CALL_SPEC = ToolSpec(
 )
 
 
-def check_servers(manager: MCPManager, servers: Sequence[str] | str | None) -> list[str] | None:
-    """``servers`` as a list (a lone name is fine); an unconfigured name raises ``ServerNotFound``."""
-    if servers is None:
-        return None
-    names = [servers] if isinstance(servers, str) else list(servers)
-    for name in names:
-        if name not in manager.config.servers:
-            raise errors.ServerNotFound(name, list(manager.config.servers))
-    return names
-
-
 def specs(
-    manager: MCPManager,
+    manager: Fleet,
     servers: Sequence[str] | None = None,
     *,
     mode: Mode = "all",
@@ -122,7 +149,7 @@ def specs(
     limit: int | None = None,
 ) -> list[ToolSpec]:
     """The tools to hand a model: the catalogue, the two meta-tools, or the top-k for a query."""
-    servers = check_servers(manager, servers)
+    servers = manager.config.require_servers(servers)
     if mode == "search":
         if query is not None:
             raise ValueError("query= selects the top-k tools; it cannot be combined with mode='search'")
@@ -162,7 +189,7 @@ def truncate(text: str, limit: int | None) -> str:
     )
 
 
-def output_limit(manager: MCPManager, server: str) -> int | None:
+def output_limit(manager: Fleet, server: str) -> int | None:
     """The server's ``max_output_chars`` (falling back to the settings); ``None`` means no limit."""
     config = manager.config
     entry = config.servers.get(server)
@@ -265,7 +292,7 @@ def _failure(name: str, text: str) -> Invocation:
 
 
 async def invoke(
-    manager: MCPManager,
+    manager: Fleet,
     name: str,
     arguments: Any,
     *,
@@ -277,7 +304,7 @@ async def invoke(
     ``arguments`` is what the model sent, already decoded from JSON; it is checked here. With
     ``servers`` only tools of those servers can be searched for and called.
     """
-    servers = check_servers(manager, servers)
+    servers = manager.config.require_servers(servers)
     if name == SEARCH_TOOL:
         return _search(manager, arguments, servers)
     if name == CALL_TOOL:
@@ -295,7 +322,7 @@ async def invoke(
     return await _call(manager, name, arguments, servers, timeout, searching=False)
 
 
-def _search(manager: MCPManager, arguments: Any, servers: Sequence[str] | None) -> Invocation:
+def _search(manager: Fleet, arguments: Any, servers: Sequence[str] | None) -> Invocation:
     problems = validate_arguments(SEARCH_SPEC.input_schema, arguments)
     if problems:
         return _failure(SEARCH_TOOL, argument_error(SEARCH_TOOL, SEARCH_SPEC.input_schema, problems))
@@ -316,7 +343,7 @@ def search_answer(found: list[dict[str, Any]]) -> str:
 
 
 async def _call(
-    manager: MCPManager,
+    manager: Fleet,
     name: str,
     arguments: Any,
     servers: Sequence[str] | None,
@@ -326,15 +353,13 @@ async def _call(
 ) -> Invocation:
     hint = f" Use {SEARCH_TOOL} to find the right name." if searching else ""
     out_of_scope = _failure(name, f"Unknown tool: no tool named {name!r} is available here.{hint}")
-    tool = manager.catalogue.find_tool(name)
-    if tool is None:
-        try:
-            tool = manager.get_tool(name)  # raises ServerUnavailable if the tool's server is down
-        except errors.ToolNotFound as exc:
-            if servers is not None:  # "did you mean" could point outside the allowed servers
-                return out_of_scope
-            reason = str(exc) if str(exc).endswith(("?", ".")) else f"{exc}."
-            return _failure(name, f"Unknown tool: {reason}{hint}")
+    try:
+        tool = manager.get_tool(name)  # the one lookup; ServerUnavailable if the tool's server is down
+    except errors.ToolNotFound as exc:
+        if servers is not None:  # "did you mean" could point outside the allowed servers
+            return out_of_scope
+        reason = str(exc) if str(exc).endswith(("?", ".")) else f"{exc}."
+        return _failure(name, f"Unknown tool: {reason}{hint}")
     if servers is not None and tool.server not in servers:
         return out_of_scope
     if arguments is None:
@@ -344,6 +369,7 @@ async def _call(
     problems = validate_arguments(tool.input_schema, arguments)
     if problems:
         return _failure(tool.name, argument_error(tool.name, tool.input_schema, problems))
+    # The exposed name is the catalogue's own key: the manager's fast path, a single dict get.
     result = await manager.call_tool(tool.name, arguments, timeout=timeout)
     text = truncate(model_text(result), output_limit(manager, tool.server))
     return Invocation(name=tool.name, text=text, is_error=result.is_error, result=result)

@@ -26,22 +26,20 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from . import errors
 from ._gather import gather
 from ._invoke import (
     CALL_TOOL,
     SEARCH_TOOL,
+    Fleet,
     Invocation,
     Mode,
     ToolSpec,
     invoke,
     specs,
 )
-
-if TYPE_CHECKING:
-    from .manager import MCPManager
 
 __all__ = [
     "CALL_TOOL",
@@ -98,7 +96,7 @@ def tool_schema(spec: ToolSpec, format: Format = "openai") -> dict[str, Any]:
 
 
 def tool_schemas(
-    manager: MCPManager,
+    manager: Fleet,
     format: Format = "openai",
     servers: Sequence[str] | None = None,
     *,
@@ -244,7 +242,7 @@ def error_result(tool_call: Any, text: str) -> dict[str, Any]:
 
 
 async def execute(
-    manager: MCPManager,
+    manager: Fleet,
     tool_call: Any,
     *,
     servers: Sequence[str] | None = None,
@@ -260,7 +258,7 @@ async def execute(
 
 
 async def _run(
-    manager: MCPManager, call: ParsedToolCall, servers: Sequence[str] | None, timeout: float | None
+    manager: Fleet, call: ParsedToolCall, servers: Sequence[str] | None, timeout: float | None
 ) -> dict[str, Any]:
     if call.arguments is None:
         invocation = Invocation(name=call.name, text=call.problem or "Invalid arguments.", is_error=True)
@@ -270,7 +268,7 @@ async def _run(
 
 
 async def execute_all(
-    manager: MCPManager,
+    manager: Fleet,
     tool_calls: Iterable[Any],
     *,
     servers: Sequence[str] | None = None,

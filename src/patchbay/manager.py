@@ -657,10 +657,9 @@ class MCPManager:
 
     def search_tools(self, query: str, limit: int = 10, servers: Sequence[str] | None = None) -> list[Tool]:
         """The ``limit`` tools that best match ``query`` (BM25 over names, descriptions, arguments)."""
-        from ._invoke import check_servers
         from .search import index_for
 
-        scope = check_servers(self, servers)
+        scope = self._config.require_servers(servers)
         return [tool for tool, _ in index_for(self.catalogue).search(query, limit, scope)]
 
     def tool_schemas(

@@ -37,18 +37,17 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .._gather import gather
-from .._invoke import Invocation, Mode, ToolSpec, invoke, specs
+from .._invoke import Fleet, Invocation, Mode, ToolSpec, invoke, specs
 from ..results import render_text
 
 if TYPE_CHECKING:
-    from ..manager import MCPManager
     from ..results import ToolResult
 
 __all__ = ["load_documents", "load_prompt", "load_resources", "tools"]
 
 
 def tools(
-    manager: MCPManager,
+    manager: Fleet,
     servers: Sequence[str] | None = None,
     *,
     mode: Mode = "all",
@@ -65,7 +64,7 @@ def tools(
     return [_tool(manager, spec, servers) for spec in chosen]
 
 
-def _tool(manager: MCPManager, spec: ToolSpec, servers: Sequence[str] | None) -> BaseTool:
+def _tool(manager: Fleet, spec: ToolSpec, servers: Sequence[str] | None) -> BaseTool:
     async def call(**arguments: Any) -> tuple[str, dict[str, Any]]:
         invocation = await invoke(manager, spec.name, arguments, servers=servers)
         if invocation.is_error:
@@ -120,7 +119,7 @@ def _resource_block(resource: Any) -> Any:
 
 
 async def load_prompt(
-    manager: MCPManager,
+    manager: Fleet,
     name: str,
     arguments: Mapping[str, Any] | None = None,
     *,
@@ -146,7 +145,7 @@ async def load_prompt(
 
 
 async def _read_all(
-    manager: MCPManager, uris: Sequence[str] | None, server: str | None
+    manager: Fleet, uris: Sequence[str] | None, server: str | None
 ) -> list[tuple[str, str, list[Any]]]:
     """(server, uri, contents) for each URI (default: every listed resource), read concurrently."""
     targets: list[tuple[str | None, str]]
@@ -163,7 +162,7 @@ async def _read_all(
 
 
 async def load_resources(
-    manager: MCPManager, uris: Sequence[str] | None = None, *, server: str | None = None
+    manager: Fleet, uris: Sequence[str] | None = None, *, server: str | None = None
 ) -> list[Blob]:
     """Read resources as LangChain ``Blob`` s, one per content part (text or binary, nothing dropped).
 
@@ -181,7 +180,7 @@ async def load_resources(
 
 
 async def load_documents(
-    manager: MCPManager, uris: Sequence[str] | None = None, *, server: str | None = None
+    manager: Fleet, uris: Sequence[str] | None = None, *, server: str | None = None
 ) -> list[Document]:
     """Read resources as LangChain ``Document`` s, one per content part.
 

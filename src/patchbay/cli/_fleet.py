@@ -128,8 +128,7 @@ ConnectTimeoutOpt = Annotated[
 
 
 def require_server(config: Config, name: str) -> None:
-    if name not in config.servers:
-        raise errors.ServerNotFound(name, list(config.servers))
+    config.require_servers(name)
 
 
 def owners_of(config: Config, exposed: str) -> list[str] | None:

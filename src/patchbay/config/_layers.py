@@ -16,7 +16,7 @@ from typing import Any, Self, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from patchbay.errors import ConfigError
+from patchbay.errors import ConfigError, ServerNotFound
 
 from ._discover import absolute, default_config_paths
 from ._models import Layer, ProjectSettings, ReconnectSettings, ServerConfig, Settings
@@ -83,6 +83,19 @@ class Config(BaseModel):
         except TooBig as exc:
             raise ConfigError(str(exc), file=file) from None
         return merge([parser.document(content)])
+
+    def require_servers(self, servers: Sequence[str] | str | None) -> list[str] | None:
+        """``servers`` as a list (a lone name is fine); an unconfigured name raises ``ServerNotFound``.
+
+        ``None`` (no restriction) stays ``None``. One check for the library, the agent layer and the CLI.
+        """
+        if servers is None:
+            return None
+        names = [servers] if isinstance(servers, str) else list(servers)
+        for name in names:
+            if name not in self.servers:
+                raise ServerNotFound(name, list(self.servers))
+        return names
 
     def enabled_servers(self) -> list[ServerConfig]:
         """The servers not switched off with ``enabled: false``, in config order."""
