@@ -9,7 +9,6 @@ is parallel (ten stubborn servers cost one grace period, not ten).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -21,15 +20,16 @@ import anyio
 import anyio.abc
 
 from . import errors
+from ._lookup import check_prompt_arguments, lookup_error, owner_not_up, prompt_argument, server_for_uri
 from ._version import __version__
-from .catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool, server_prefix
+from .catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool
 from .config import Config, ServerConfig, diff_servers, load_config
 from .connection import LOG_LEVELS, Connection, ProgressCallback, State
 from .events import DEFAULT_BUFFER, EventCallback, EventHub, EventStream
 from .handlers import Handlers, RootsSource, ServerCallbacks
 from .results import Completion, PromptResult, ResourceResult, ToolResult
 from .transports import install_sigterm_cleanup
-from .trust import TrustStore, entry_digest, needs_trust, trust_from_env, untrusted_message
+from .trust import TrustStore, decide, needs_trust, trust_from_env
 
 if TYPE_CHECKING:
     pass
@@ -297,12 +297,7 @@ class MCPManager:
             return
         store = TrustStore()
         for conn in pending:
-            try:
-                approval = store.approval(conn.config)
-                trusted = approval is not None and approval.sha256 == entry_digest(conn.config)
-                message = untrusted_message(conn.config, approval)
-            except errors.TrustStoreError as exc:  # unreadable approvals: nothing counts as approved
-                trusted, message = False, f"{untrusted_message(conn.config)}; {exc}"
+            trusted, message = decide(conn.config, store)
             conn.set_trusted(trusted, None if trusted else message)
 
     def is_reconnecting(self, name: str) -> bool:
@@ -444,15 +439,6 @@ class MCPManager:
             raise self._lookup_error("tool", name, server)
         return tool
 
-    def _owner_not_up(self, name: str, server: str | None) -> Connection | None:
-        """The configured server a name belongs to, if that server is not up (by ``server=`` or prefix)."""
-        for conn in self._connections.values():
-            if conn.state in (State.READY, State.RECONNECTING):
-                continue
-            if conn.name == server or name.startswith(server_prefix(conn.name)):
-                return conn
-        return None
-
     async def _resolve(self, kind: str, name: str, server: str | None, timeout: float | None) -> Any:
         """Find a tool or prompt, waiting for its server if that is still connecting."""
         if server is not None:
@@ -472,25 +458,11 @@ class MCPManager:
                 return found
         raise self._lookup_error(kind, name, server)
 
+    def _owner_not_up(self, name: str, server: str | None) -> Connection | None:
+        return owner_not_up(self._connections.values(), name, server)
+
     def _lookup_error(self, kind: str, name: str, server: str | None) -> errors.PatchbayError:
-        """Why a name was not found: its server is down (which helps more), or nothing offers it."""
-        owner = self._owner_not_up(name, server)
-        if owner is not None:
-            return errors.ServerUnavailable(
-                owner.name, owner.state.value, owner.unavailable_message(), next_retry_at=owner.next_retry_at
-            )
-        entries = self.catalogue.tools if kind == "tool" else self.catalogue.prompts
-        error = errors.ToolNotFound if kind == "tool" else errors.PromptNotFound
-        if server is None:
-            same = [e for e in entries.values() if e.original_name == name]
-            if len(same) > 1:  # a bare name two servers offer: say so, and how to pick one
-                owners = [e.server for e in same]
-                return error(
-                    f"{kind} {name!r} is offered by {_and(owners)}: use {same[0].name}",
-                    candidates=tuple(owners),
-                    choose=" or pass {option}",
-                )
-        return error(_not_found(kind, name, list(entries)))
+        return lookup_error(self.catalogue, kind, name, server, self._owner_not_up(name, server))
 
     # ------------------------------------------------------------------------------ requests
 
@@ -536,33 +508,16 @@ class MCPManager:
         """Render a prompt by its exposed name; argument values are sent as strings, as MCP requires."""
         prompt: Prompt = await self._resolve("prompt", name, server, timeout)
         conn = self._get(prompt.server)
-        args = {k: v if isinstance(v, str) else _json(v) for k, v in (arguments or {}).items()}
-        _check_prompt_arguments(prompt, args)
+        args = {k: v if isinstance(v, str) else prompt_argument(v) for k, v in (arguments or {}).items()}
+        check_prompt_arguments(prompt, args)
         return await conn.get_prompt(prompt.name, prompt.original_name, args, timeout=timeout)
 
     async def read_resource(
         self, uri: str, server: str | None = None, *, timeout: float | None = None
     ) -> ResourceResult:
         """Read a resource; the server is found from the catalogue when the URI is unique to one."""
-        server = self._server_for_uri(uri, server)
+        server = server_for_uri(self.catalogue, uri, server)
         return await self._get(server).read_resource(uri, timeout=timeout)
-
-    def _server_for_uri(self, uri: str, server: str | None) -> str:
-        if server is None:
-            candidates = self.catalogue.servers_for_uri(uri)
-            if not candidates:
-                raise errors.ResourceNotFound(
-                    f"no server lists {uri!r} or has a template matching it",
-                    choose="; pass {option} to read it anyway",
-                )
-            if len(candidates) > 1:
-                raise errors.ResourceNotFound(
-                    f"{uri!r} is offered by several servers ({', '.join(candidates)})",
-                    candidates=tuple(candidates),
-                    choose="; pass {option} to choose",
-                )
-            server = candidates[0]
-        return server
 
     # -------------------------------------------- server-initiated traffic (events.py, handlers.py)
 
@@ -594,10 +549,10 @@ class MCPManager:
 
     async def subscribe_resource(self, uri: str, server: str | None = None) -> None:
         """Get ``ResourceUpdated`` events for ``uri`` (kept across reconnects) once this returns."""
-        await self._get(self._server_for_uri(uri, server)).set_subscribed(uri, True)
+        await self._get(server_for_uri(self.catalogue, uri, server)).set_subscribed(uri, True)
 
     async def unsubscribe_resource(self, uri: str, server: str | None = None) -> None:
-        await self._get(self._server_for_uri(uri, server)).set_subscribed(uri, False)
+        await self._get(server_for_uri(self.catalogue, uri, server)).set_subscribed(uri, False)
 
     async def complete(
         self,
@@ -698,39 +653,6 @@ class MCPManager:
         from .formats import execute_all
 
         return await execute_all(self, tool_calls, servers=servers, timeout=timeout)
-
-
-def _check_prompt_arguments(prompt: Prompt, arguments: Mapping[str, str]) -> None:
-    """Refuse, before sending, arguments the prompt's listing rules out; the message names them."""
-    declared = [a.name for a in prompt.arguments]
-    missing = [a.name for a in prompt.arguments if a.required and a.name not in arguments]
-    unknown = [k for k in arguments if k not in declared]
-    problems = []
-    if missing:
-        problems.append(f"missing required argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    if unknown:
-        problems.append(f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-    if problems:
-        takes = f"it takes: {', '.join(declared)}" if declared else "it takes no arguments"
-        raise errors.InvalidArguments(
-            prompt.server, f"prompt {prompt.original_name!r}: {'; '.join(problems)} ({takes})"
-        )
-
-
-def _and(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
-
-
-def _not_found(kind: str, name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return f"no ready server offers a {kind} named {name!r}{hint}"
 
 
 _default_manager: MCPManager | None = None

@@ -50,6 +50,7 @@ __all__ = [
     "Approval",
     "TrustStore",
     "check_trusted",
+    "decide",
     "describe_server",
     "describe_settings",
     "entry_digest",
@@ -404,3 +405,16 @@ def untrusted_message(server: ServerConfig, approval: Approval | None = None) ->
         f" `patchbay trust {server.name}`, or trust all project servers with"
         f" trust_project=True or {TRUST_ENV_VAR}=1"
     )
+
+
+def decide(server: ServerConfig, store: TrustStore) -> tuple[bool, str]:
+    """Whether a project server may start now, and the message that says why not.
+
+    Unreadable approvals count as none: the server is held back, and the message says why.
+    """
+    try:
+        approval = store.approval(server)
+        trusted = approval is not None and approval.sha256 == entry_digest(server)
+        return trusted, untrusted_message(server, approval)
+    except TrustStoreError as exc:
+        return False, f"{untrusted_message(server)}; {exc}"

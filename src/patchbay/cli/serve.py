@@ -130,8 +130,7 @@ def _http_options(
     allow_origin: list[str] | None,
 ) -> HttpOptions | None:
     """What ``--http`` / ``--sse`` ask for, with the bearer tokens; ``None`` for stdio."""
-    from ..gateway import HttpOptions, parse_address
-    from ..gateway._run import log_to_stderr
+    from ..gateway import HttpOptions, log_to_stderr, parse_address
 
     tokens = _tokens(token, token_file)
     if http is not None and sse is not None:

@@ -8,7 +8,7 @@ this package imports the SDK's server stack: the CLI imports it only inside ``pa
 from __future__ import annotations
 
 from ._names import ALIAS_SCHEME, Names, alias_uri
-from ._run import GatewayError, HttpOptions, check, is_loopback, parse_address, serve
+from ._run import GatewayError, HttpOptions, check, is_loopback, log_to_stderr, parse_address, serve
 from ._server import Gateway
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "alias_uri",
     "check",
     "is_loopback",
+    "log_to_stderr",
     "parse_address",
     "serve",
 ]
