@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._import_clock import blocked_seconds, importing
 from .._sdk_errors import describe_exception, http_status, leaf_exceptions
 from ..transports import ManagedTransport
 from ._stderr import with_stderr
@@ -65,17 +66,10 @@ class Opened:
         return None
 
 
-_host_blocked = [0.0]
-"""Seconds this process has spent importing the SDK (the event loop stands still meanwhile): no
-server's phase includes them (``Connection.phases``)."""
-
-
 def sdk_client() -> type[Client]:
     """The SDK's ``Client`` class; the first call imports the SDK, and its time is kept apart."""
-    started = time.perf_counter()
-    from mcp import Client
-
-    _host_blocked[0] += time.perf_counter() - started
+    with importing():
+        from mcp import Client
     return Client
 
 
@@ -90,16 +84,21 @@ class PhaseClock:
 
     def __init__(self) -> None:
         self.phases: dict[str, float] = {}
-        self._mark = self._blocked = 0.0
+        self._mark = self._blocked = self._start = self._start_blocked = 0.0
 
-    def restart(self) -> float:
-        """Start a new attempt's clock; returns its start (``time.perf_counter``)."""
+    def restart(self) -> None:
+        """Start a new attempt's clock."""
         self.phases = {}
-        self._mark, self._blocked = time.perf_counter(), _host_blocked[0]
-        return self._mark
+        self._mark, self._blocked = time.perf_counter(), blocked_seconds()
+        self._start, self._start_blocked = self._mark, self._blocked
+
+    def elapsed(self) -> float:
+        """Seconds of this server's own since :meth:`restart` (the host's imports left out)."""
+        own = (time.perf_counter() - self._start) - (blocked_seconds() - self._start_blocked)
+        return max(own, 0.0)
 
     def done(self, phase: str) -> None:
-        now, blocked = time.perf_counter(), _host_blocked[0]
+        now, blocked = time.perf_counter(), blocked_seconds()
         own = (now - self._mark) - (blocked - self._blocked)
         self.phases[f"{phase}_ms"] = round(max(own, 0.0) * 1000, 1)
         self._mark, self._blocked = now, blocked

@@ -336,7 +336,7 @@ class Supervisor:
         ready = False
         if self.config.transport != "stdio":
             sdk_client()  # the HTTP transport imports the SDK when opened; nothing is spawned meanwhile
-        started = self._clock.restart()
+        self._clock.restart()
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout) as connect_scope:
                 # The transport is opened before the SDK is imported: the first connect of a
@@ -348,7 +348,7 @@ class Supervisor:
                     self._clock.done("listing")
                     await self._session_state.restore(client)
                     connect_scope.deadline = math.inf
-                    self._publish(client, time.perf_counter() - started)
+                    self._publish(client, self._clock.elapsed())
                     ready = True
                     await self._serve(client, transport)
             if connect_scope.cancelled_caught and not ready:

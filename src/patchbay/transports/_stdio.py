@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .._import_clock import importing
 from . import _groups
 from ._base import ManagedTransport
 
@@ -267,8 +268,9 @@ def _line_parser(log: logging.Logger) -> _Parse:
 
     Built once per process, so the SDK's types are imported once rather than per line.
     """
-    from mcp.shared.message import SessionMessage
-    from mcp_types import jsonrpc_message_adapter
+    with importing():  # the first one imports the whole SDK: the host's time, not the server's
+        from mcp.shared.message import SessionMessage
+        from mcp_types import jsonrpc_message_adapter
 
     def parse(line: bytes | bytearray) -> Any:
         try:
