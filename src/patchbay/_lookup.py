@@ -8,14 +8,23 @@ closest names that do exist.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+import anyio
 
 from . import errors
 from .catalogue import Catalogue, Prompt, server_prefix
 from .connection import Connection, State
 
-__all__ = ["check_prompt_arguments", "lookup_error", "owner_not_up", "prompt_argument", "server_for_uri"]
+__all__ = [
+    "check_prompt_arguments",
+    "lookup_error",
+    "owner_not_up",
+    "prompt_argument",
+    "resolve",
+    "server_for_uri",
+]
 
 
 def owner_not_up(connections: Iterable[Connection], name: str, server: str | None) -> Connection | None:
@@ -48,6 +57,37 @@ def lookup_error(
                 choose=" or pass {option}",
             )
     return error(_not_found(kind, name, list(entries)))
+
+
+async def resolve(
+    catalogue: Callable[[], Catalogue],
+    connections: Iterable[Connection],
+    kind: str,
+    *,
+    name: str,
+    server: str | None,
+    timeout: float | None,
+) -> Any:
+    """Find a tool or prompt, waiting for its server if that is still connecting.
+
+    ``catalogue`` is read again after the wait: it is rebuilt when the server comes up.
+    """
+
+    def find() -> Any:
+        current = catalogue()
+        return (current.find_tool if kind == "tool" else current.find_prompt)(name, server)
+
+    found = find()
+    if found is not None:
+        return found
+    owner = owner_not_up(connections, name, server)
+    if owner is not None and owner.state == State.CONNECTING:
+        with anyio.move_on_after(owner.timeout if timeout is None else timeout):
+            await owner.wait_settled()
+        found = find()
+        if found is not None:
+            return found
+    raise lookup_error(catalogue(), kind, name, server, owner_not_up(connections, name, server))
 
 
 def server_for_uri(catalogue: Catalogue, uri: str, server: str | None) -> str:

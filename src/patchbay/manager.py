@@ -8,31 +8,25 @@ is parallel (ten stubborn servers cost one grace period, not ten).
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
 
-from . import errors
-from ._lookup import check_prompt_arguments, lookup_error, owner_not_up, prompt_argument, server_for_uri
+from . import _lookup, errors
 from ._version import __version__
 from .catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool
-from .config import Config, ServerConfig, diff_servers, load_config
+from .config import Config, ServerConfig, diff_servers, files_to_watch, load_config
 from .connection import LOG_LEVELS, Connection, ProgressCallback, State
 from .events import DEFAULT_BUFFER, EventCallback, EventHub, EventStream
 from .handlers import Handlers, RootsSource, ServerCallbacks
 from .results import Completion, PromptResult, ResourceResult, ToolResult
 from .transports import install_sigterm_cleanup
 from .trust import TrustStore, decide, needs_trust, trust_from_env
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["MCPManager", "ProgressCallback", "get_manager"]
 
@@ -148,24 +142,15 @@ class MCPManager:
         if self._watch:
             from ._watch import watch_config_files
 
+            def watched() -> list[str]:
+                return files_to_watch(self._config.sources, default_layers=self._config_paths is None)
+
             self._watch_stop = anyio.Event()
-            self._tg.start_soon(watch_config_files, self._watched_files, self.reload, self._watch_stop)
+            self._tg.start_soon(watch_config_files, watched, self.reload, self._watch_stop)
         if self._wait:
             await self.connect_all()
         else:
             self._start_auto()
-
-    def _watched_files(self) -> list[str]:
-        """The files whose saving reloads; with the default layers also the user and project
-        files that do not exist yet, so creating one adds its servers."""
-        files = list(self._config.sources)
-        if self._config_paths is None:
-            from .config import PROJECT_CONFIG, user_config_path
-
-            files.append(str(user_config_path()))
-            with contextlib.suppress(OSError):  # a working directory that was deleted has no project file
-                files.append(str(Path.cwd() / PROJECT_CONFIG))
-        return files
 
     def _new_connection(self, server: Any) -> Connection:
         name = server.name
@@ -440,29 +425,20 @@ class MCPManager:
         return tool
 
     async def _resolve(self, kind: str, name: str, server: str | None, timeout: float | None) -> Any:
-        """Find a tool or prompt, waiting for its server if that is still connecting."""
         if server is not None:
             self._get(server)
-        find = self.catalogue.find_tool if kind == "tool" else self.catalogue.find_prompt
-        found = find(name, server)
-        if found is not None:
-            return found
-        owner = self._owner_not_up(name, server)
-        if owner is not None and owner.state == State.CONNECTING:
-            with anyio.move_on_after(owner.timeout if timeout is None else timeout):
-                await owner.wait_settled()
-            # The catalogue was rebuilt if the server came up: look again in the new one.
-            find = self.catalogue.find_tool if kind == "tool" else self.catalogue.find_prompt
-            found = find(name, server)
-            if found is not None:
-                return found
-        raise self._lookup_error(kind, name, server)
-
-    def _owner_not_up(self, name: str, server: str | None) -> Connection | None:
-        return owner_not_up(self._connections.values(), name, server)
+        return await _lookup.resolve(
+            lambda: self.catalogue,
+            self._connections.values(),
+            kind,
+            name=name,
+            server=server,
+            timeout=timeout,
+        )
 
     def _lookup_error(self, kind: str, name: str, server: str | None) -> errors.PatchbayError:
-        return lookup_error(self.catalogue, kind, name, server, self._owner_not_up(name, server))
+        owner = _lookup.owner_not_up(self._connections.values(), name, server)
+        return _lookup.lookup_error(self.catalogue, kind, name, server, owner)
 
     # ------------------------------------------------------------------------------ requests
 
@@ -508,15 +484,17 @@ class MCPManager:
         """Render a prompt by its exposed name; argument values are sent as strings, as MCP requires."""
         prompt: Prompt = await self._resolve("prompt", name, server, timeout)
         conn = self._get(prompt.server)
-        args = {k: v if isinstance(v, str) else prompt_argument(v) for k, v in (arguments or {}).items()}
-        check_prompt_arguments(prompt, args)
+        args = {
+            k: v if isinstance(v, str) else _lookup.prompt_argument(v) for k, v in (arguments or {}).items()
+        }
+        _lookup.check_prompt_arguments(prompt, args)
         return await conn.get_prompt(prompt.name, prompt.original_name, args, timeout=timeout)
 
     async def read_resource(
         self, uri: str, server: str | None = None, *, timeout: float | None = None
     ) -> ResourceResult:
         """Read a resource; the server is found from the catalogue when the URI is unique to one."""
-        server = server_for_uri(self.catalogue, uri, server)
+        server = _lookup.server_for_uri(self.catalogue, uri, server)
         return await self._get(server).read_resource(uri, timeout=timeout)
 
     # -------------------------------------------- server-initiated traffic (events.py, handlers.py)
@@ -549,10 +527,10 @@ class MCPManager:
 
     async def subscribe_resource(self, uri: str, server: str | None = None) -> None:
         """Get ``ResourceUpdated`` events for ``uri`` (kept across reconnects) once this returns."""
-        await self._get(server_for_uri(self.catalogue, uri, server)).set_subscribed(uri, True)
+        await self._get(_lookup.server_for_uri(self.catalogue, uri, server)).set_subscribed(uri, True)
 
     async def unsubscribe_resource(self, uri: str, server: str | None = None) -> None:
-        await self._get(server_for_uri(self.catalogue, uri, server)).set_subscribed(uri, False)
+        await self._get(_lookup.server_for_uri(self.catalogue, uri, server)).set_subscribed(uri, False)
 
     async def complete(
         self,

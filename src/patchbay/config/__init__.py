@@ -69,7 +69,7 @@ from patchbay.errors import ConfigError as ConfigError
 
 from ._discover import ENV_VAR as ENV_VAR
 from ._discover import PROJECT_CONFIG as PROJECT_CONFIG
-from ._discover import default_config_paths, find_project_config, user_config_path
+from ._discover import default_config_paths, files_to_watch, find_project_config, user_config_path
 from ._expand import PYTHON_VARIABLE as PYTHON_VARIABLE
 from ._expand import references
 from ._layers import Config, ServerChanges, diff_servers, load_config
@@ -106,6 +106,7 @@ __all__ = [
     "Transport",
     "default_config_paths",
     "diff_servers",
+    "files_to_watch",
     "find_project_config",
     "load_config",
     "load_json",

@@ -3,15 +3,23 @@ a file's stdio servers start in by default."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from patchbay.errors import ConfigError
 
 from ._models import Layer, warn
 
-__all__ = ["ENV_VAR", "PROJECT_CONFIG", "default_config_paths", "find_project_config", "user_config_path"]
+__all__ = [
+    "ENV_VAR",
+    "PROJECT_CONFIG",
+    "default_config_paths",
+    "files_to_watch",
+    "find_project_config",
+    "user_config_path",
+]
 
 PROJECT_CONFIG = Path(".patchbay") / "mcp.yaml"
 ENV_VAR = "PATCHBAY_CONFIG"
@@ -22,6 +30,20 @@ def user_config_path() -> Path:
     import platformdirs  # 20+ ms to import; only needed when the default layers are looked up
 
     return platformdirs.user_config_path("patchbay") / "mcp.yaml"
+
+
+def files_to_watch(sources: Iterable[str], *, default_layers: bool) -> list[str]:
+    """The files whose saving should reload a fleet read from ``sources``.
+
+    With the default layers also the user and project files that do not exist yet, so creating
+    one adds its servers.
+    """
+    files = list(sources)
+    if default_layers:
+        files.append(str(user_config_path()))
+        with contextlib.suppress(OSError):  # a working directory that was deleted has no project file
+            files.append(str(Path.cwd() / PROJECT_CONFIG))
+    return files
 
 
 def find_project_config(start: Path, *, home: str | os.PathLike[str] | None = None) -> Path | None:
