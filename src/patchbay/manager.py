@@ -260,7 +260,7 @@ class MCPManager:
 
     async def disconnect(self, name: str) -> None:
         """End this server now; its whole process group is gone when this returns."""
-        await self._get(name).stop()
+        await self._get(name).stop("disconnected by the host")
 
     async def reconnect(self, name: str) -> None:
         """Close and reconnect one server (also one that ``failed``); raises ``ConnectError`` on failure."""
@@ -327,8 +327,10 @@ class MCPManager:
         new = load_config(self._config_paths) if config is None else self._coerce(config)
         changes = diff_servers(self._config, new)
         async with anyio.create_task_group() as tg:
-            for name in changes.removed + changes.changed:
-                tg.start_soon(self._connections[name].stop)
+            for name in changes.removed:
+                tg.start_soon(self._connections[name].stop, "the server was removed from the config")
+            for name in changes.changed:
+                tg.start_soon(self._connections[name].stop, "the server is restarting: its config changed")
         old_settings_roots = (self._config.settings.roots, self._config.project_settings)
         self._config = new
         connections: dict[str, Connection] = {}

@@ -73,6 +73,13 @@ _AllowOrigin = Annotated[
     list[str] | None,
     typer.Option("--allow-origin", help="Another browser Origin allowed on loopback HTTP (repeatable)."),
 ]
+_Watch = Annotated[
+    bool,
+    typer.Option(
+        "--watch",
+        help="Reload the config on every save of a config file (SIGHUP always reloads it).",
+    ),
+]
 _Check = Annotated[
     bool,
     typer.Option(
@@ -95,6 +102,7 @@ def serve(
     token_file: _TokenFile = None,
     token: _Token = None,
     allow_origin: _AllowOrigin = None,
+    watch: _Watch = False,
     check: _Check = False,
 ) -> None:
     """Serve every configured server as one MCP server (stdio, or Streamable HTTP with --http)."""
@@ -115,7 +123,10 @@ def serve(
         config, http=http, sse=sse, token=token, token_file=token_file, allow_origin=allow_origin
     )
     try:
-        anyio.run(lambda: run_gateway(config, http=options, prefix=prefix == "mcp", mode=mode))
+        # The manager reads the files itself (already checked above), so SIGHUP and --watch can
+        # read them again.
+        sources = [str(path) for path in state.config_files] or None
+        anyio.run(lambda: run_gateway(sources, http=options, prefix=prefix == "mcp", mode=mode, watch=watch))
     except KeyboardInterrupt:
         return
 

@@ -327,7 +327,11 @@ class Connection(Supervisor):
         if verdict is Verdict.TIMED_OUT:
             return timeout_error(self.name, f"{what} timed out after {limit:g}s", timeout=limit)
         if verdict is Verdict.SESSION_OVER:
-            reason = (transport.end_reason if transport else None) or self._lost_reason or "connection closed"
+            reason = (
+                self._stop_reason
+                if self._stop.is_set()
+                else (transport.end_reason if transport else None) or self._lost_reason or "connection closed"
+            )
             self._mark_lost(reason, transport)
             return errors.ConnectionLost(self.name, f"connection lost during {what}: {reason}")
         if verdict is Verdict.ENDED_BY_SERVER:

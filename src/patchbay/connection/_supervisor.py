@@ -118,6 +118,8 @@ class Supervisor:
         self._changed = anyio.Event()
         """Set (and replaced) at every state change: what waiters for a state wait on."""
         self._stop = anyio.Event()
+        self._stop_reason = "connection closed"
+        """Why the session was stopped, for the calls it cuts short (``stop(reason)``)."""
         self._session_over = anyio.Event()
         """Set when the live session must end (lost, dead, stopped): the supervisor then reconnects."""
         self._check_now = anyio.Event()
@@ -236,8 +238,12 @@ class Supervisor:
         self._set_state(State.CONNECTING)
         task_group.start_soon(self._supervise, name=f"patchbay:{self.name}")
 
-    async def stop(self) -> None:
-        """Ask the supervisor to close the session and wait until its process is gone."""
+    async def stop(self, reason: str = "connection closed") -> None:
+        """Ask the supervisor to close the session and wait until its process is gone.
+
+        ``reason`` is what a call still running on the session is told (``ConnectionLost``).
+        """
+        self._stop_reason = reason
         if not self._running:
             if self.state not in (State.DISABLED, State.FAILED, State.UNTRUSTED):
                 self._set_state(State.CLOSED)

@@ -7,8 +7,9 @@ this package imports the SDK's server stack: the CLI imports it only inside ``pa
 
 from __future__ import annotations
 
+from ._log import log_to_stderr
 from ._names import ALIAS_SCHEME, Names, alias_uri
-from ._run import GatewayError, HttpOptions, check, is_loopback, log_to_stderr, parse_address, serve
+from ._run import GatewayError, HttpOptions, check, is_loopback, parse_address, serve
 from ._server import Gateway
 
 __all__ = [

@@ -7,10 +7,12 @@ groups and all.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
-import sys
+import os
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,14 +88,24 @@ async def serve(
     prefix: bool = True,
     mode: str = "all",
     trust_project: bool = False,
+    watch: bool = False,
 ) -> None:
-    """Serve the fleet of ``config`` until the downstream side ends; closes every upstream."""
+    """Serve the fleet of ``config`` until the downstream side ends; closes every upstream.
+
+    A fleet read from files (paths, or ``None`` for the default layers) reloads them on
+    ``SIGHUP``, and with ``watch=True`` on every save (``gateway._reload``).
+    """
     from ..manager import MCPManager
     from ._forward import Forwarder
+    from ._reload import reload_on_hangup, watch_and_reload
     from ._server import Gateway
 
     if http is not None:
         check_http_security(http)
+    from_files = config is None or isinstance(config, (str, os.PathLike, list, tuple))
+    if watch and not from_files:
+        raise GatewayError("--watch needs a config read from files")
+    stop_watching = anyio.Event()
     try:
         forwarder = Forwarder()
         async with MCPManager(
@@ -109,10 +121,21 @@ async def serve(
                 await tg.start(gateway.parked.run)
                 tg.start_soon(gateway.forward_events)
                 tg.start_soon(gateway.settle)
-                if http is None:
-                    await _serve_stdio(gateway)
-                else:
-                    await _serve_http(gateway, http)
+                if from_files and threading.current_thread() is threading.main_thread():
+                    await tg.start(reload_on_hangup, manager)
+                if watch:
+                    tg.start_soon(
+                        functools.partial(
+                            watch_and_reload, manager, default_layers=config is None, stop=stop_watching
+                        )
+                    )
+                try:
+                    if http is None:
+                        await _serve_stdio(gateway)
+                    else:
+                        await _serve_http(gateway, http)
+                finally:
+                    stop_watching.set()  # the watcher's thread ends within a step, not its timeout
                 tg.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         leaf = _single_leaf(group)
@@ -311,7 +334,3 @@ class _BearerAuth:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-def log_to_stderr(message: str) -> None:
-    print(f"patchbay serve: {message}", file=sys.stderr, flush=True)
